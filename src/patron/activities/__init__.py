@@ -1,0 +1,1 @@
+"""Activities: calls, emails, meetings, notes and messages, the communication record."""

@@ -1,0 +1,87 @@
+"""Activity rules: a linked deal or ticket belongs to the same customer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+from patron.activities.models import Activity
+from patron.activities.schemas import ActivityRead
+from patron.crud.repository import Resource
+from patron.crud.service import CrudService
+from patron.customers import service as customers
+from patron.customers.repository import child_scope
+from patron.errors import ValidationFailed
+from patron.kit.clock import utcnow
+from patron.sales.models import Deal
+from patron.security.models import User
+from patron.security.permissions import Principal
+from patron.service.models import Ticket
+
+
+def _filters(statement: Select[Any], filters: Any) -> Select[Any]:
+    for field in ("customer_id", "type", "user_id", "deal_id", "ticket_id"):
+        value = getattr(filters, field)
+        if value is not None:
+            statement = statement.where(getattr(Activity, field) == value)
+    if filters.occurred_after:
+        statement = statement.where(Activity.occurred_at >= filters.occurred_after)
+    if filters.occurred_before:
+        statement = statement.where(Activity.occurred_at < filters.occurred_before)
+    return statement
+
+
+def _scope(principal: Principal) -> Any:
+    return child_scope(principal, Activity.customer_id)
+
+
+class ActivityService(CrudService[Activity]):
+    resource = Resource(
+        entity="activities",
+        event_name="activity",
+        model=Activity,
+        sort_fields={"occurred_at": Activity.occurred_at, "created_at": Activity.created_at},
+        default_sort="-occurred_at",
+        scope=_scope,
+        apply_filters=_filters,
+    )
+    read_schema = ActivityRead
+    not_found_message = "No such activity."
+
+    def _check_links(self, session: Session, customer_id: Any, values: dict[str, Any]) -> None:
+        for field, model in (("deal_id", Deal), ("ticket_id", Ticket)):
+            linked_id = values.get(field)
+            if linked_id is None:
+                continue
+            linked = session.get(model, linked_id)
+            if linked is None or linked.customer_id != customer_id:
+                raise ValidationFailed.field(
+                    field, f"No such {field[:-3]} for this customer.", "not_found"
+                )
+        user_id = values.get("user_id")
+        if user_id is not None and session.get(User, user_id) is None:
+            raise ValidationFailed.field("user_id", "No such user.", "not_found")
+
+    def prepare_create(
+        self, session: Session, principal: Principal, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        customers.require_visible(session, principal, values["customer_id"])
+        values["occurred_at"] = values.get("occurred_at") or utcnow()
+        if values.get("user_id") is None:
+            values["user_id"] = principal.user_id
+        self._check_links(session, values["customer_id"], values)
+        return values
+
+    def prepare_update(
+        self, session: Session, principal: Principal, record: Activity, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        for field in ("type", "occurred_at"):
+            if field in values and values[field] is None:
+                raise ValidationFailed.field(field, f"{field} cannot be empty.", "required")
+        self._check_links(session, record.customer_id, values)
+        return values
+
+
+activities = ActivityService()

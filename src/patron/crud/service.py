@@ -1,0 +1,175 @@
+"""The generic service: permission, scope, validation hooks, version check, diff and event.
+
+Services flush; they never commit. The request, command or job that called them commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Generic
+
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from patron.crud import repository
+from patron.crud.repository import M, Page, Resource
+from patron.errors import NotFound, VersionConflict
+from patron.events import service as events
+from patron.kit.clock import utcnow
+from patron.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from patron.security.permissions import Action, Principal
+
+
+class CrudService(Generic[M]):
+    """Subclass per resource; override the hooks to add the domain's rules."""
+
+    resource: Resource[M]
+    read_schema: type[BaseModel]
+    not_found_message: str = "No such record."
+
+    # ----- hooks -----------------------------------------------------------------------------
+    def prepare_create(
+        self, session: Session, principal: Principal, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        return values
+
+    def prepare_update(
+        self, session: Session, principal: Principal, record: M, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        return values
+
+    def after_write(self, session: Session, principal: Principal, record: M) -> None:
+        """Called after create and update, once the row is flushed (e.g. to write children)."""
+
+    def before_delete(self, session: Session, principal: Principal, record: M) -> None:
+        """Raise to refuse a delete (e.g. a product still on orders)."""
+
+    def event_data(self, record: M) -> dict[str, Any]:
+        return self.read_schema.model_validate(record).model_dump(mode="json")
+
+    # ----- reads -----------------------------------------------------------------------------
+    def get_or_none(self, session: Session, principal: Principal, record_id: uuid.UUID) -> M | None:
+        principal.require(self.resource.entity, Action.READ)
+        return repository.get_scoped(session, self.resource, principal, record_id)
+
+    def get(self, session: Session, principal: Principal, record_id: uuid.UUID) -> M:
+        record = self.get_or_none(session, principal, record_id)
+        if record is None:
+            raise NotFound(self.not_found_message, code=f"{self.resource.event_name}_not_found")
+        return record
+
+    def list(
+        self,
+        session: Session,
+        principal: Principal,
+        *,
+        filters: Any = None,
+        sort: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page[M]:
+        principal.require(self.resource.entity, Action.READ)
+        limit = max(1, min(limit, MAX_LIMIT))
+        statement = repository.scoped_select(self.resource, principal)
+        if filters is not None and self.resource.apply_filters is not None:
+            statement = self.resource.apply_filters(statement, filters)
+        return repository.page(
+            session, statement, self.resource, sort=sort, limit=limit, cursor=cursor
+        )
+
+    # ----- writes ----------------------------------------------------------------------------
+    def create(self, session: Session, principal: Principal, data: BaseModel) -> M:
+        principal.require(self.resource.entity, Action.CREATE)
+        values = self.prepare_create(session, principal, data.model_dump(exclude_unset=False))
+        record = self.resource.model(**values)
+        session.add(record)
+        session.flush()
+        self.after_write(session, principal, record)
+        events.record(
+            session,
+            principal,
+            type=f"{self.resource.event_name}.created",
+            entity=self.resource.event_name,
+            entity_id=record.id,  # type: ignore[attr-defined]
+            changed=[key for key, value in values.items() if value is not None],
+            data=self.event_data(record),
+        )
+        return record
+
+    def update(
+        self,
+        session: Session,
+        principal: Principal,
+        record_id: uuid.UUID,
+        data: BaseModel,
+        *,
+        expected_version: int | None = None,
+    ) -> M:
+        principal.require(self.resource.entity, Action.UPDATE)
+        record = self.get(session, principal, record_id)
+        values = data.model_dump(exclude_unset=True)
+        body_version = values.pop("version", None)
+        expected = expected_version if expected_version is not None else body_version
+        if expected is not None and expected != record.version:  # type: ignore[attr-defined]
+            raise VersionConflict(
+                f"You sent version {expected}, but the record is at version "
+                f"{record.version}; reload it and apply your change again.",  # type: ignore[attr-defined]
+                extra={"current_version": record.version},  # type: ignore[attr-defined]
+            )
+        values = self.prepare_update(session, principal, record, values)
+        changed = [key for key, value in values.items() if getattr(record, key) != value]
+        for key in changed:
+            setattr(record, key, values[key])
+        session.flush()
+        extra_changed = self.after_update_children(session, principal, record, data)
+        changed.extend(extra_changed)
+        if changed:
+            if extra_changed and not [key for key in changed if key not in extra_changed]:
+                # Only children changed: touching the parent moves its version on.
+                record.updated_at = utcnow()  # type: ignore[attr-defined]
+                session.flush()
+            events.record(
+                session,
+                principal,
+                type=f"{self.resource.event_name}.updated",
+                entity=self.resource.event_name,
+                entity_id=record.id,  # type: ignore[attr-defined]
+                changed=changed,
+                data=self.event_data(record),
+            )
+        return record
+
+    def after_update_children(
+        self, session: Session, principal: Principal, record: M, data: BaseModel
+    ) -> list[str]:
+        """Replace child rows on update; return the names of what changed."""
+        return []
+
+    def delete(
+        self,
+        session: Session,
+        principal: Principal,
+        record_id: uuid.UUID,
+        *,
+        expected_version: int | None = None,
+    ) -> None:
+        principal.require(self.resource.entity, Action.DELETE)
+        record = self.get(session, principal, record_id)
+        if expected_version is not None and expected_version != record.version:  # type: ignore[attr-defined]
+            raise VersionConflict(
+                f"You sent version {expected_version}, but the record is at version "
+                f"{record.version}.",  # type: ignore[attr-defined]
+                extra={"current_version": record.version},  # type: ignore[attr-defined]
+            )
+        self.before_delete(session, principal, record)
+        data = {"id": str(record.id)}  # type: ignore[attr-defined]
+        session.delete(record)
+        session.flush()
+        events.record(
+            session,
+            principal,
+            type=f"{self.resource.event_name}.deleted",
+            entity=self.resource.event_name,
+            entity_id=uuid.UUID(data["id"]),
+            data=data,
+        )

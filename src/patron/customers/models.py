@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from patron.db.base import Base, RecordMixin
+from patron.db.types import JSONType
+
+CUSTOMER_KINDS = ("person", "company")
+LIFECYCLE_STAGES = ("lead", "prospect", "customer", "churned", "other")
+
+
+class Customer(RecordMixin, Base):
+    __tablename__ = "customer"
+    __table_args__ = (
+        CheckConstraint("kind IN ('person', 'company')", name="kind"),
+        Index("ix_customer_owner_team", "owner_id", "team_id"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(10), default="person")
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    address_line1: Mapped[str | None] = mapped_column(String(200))
+    address_line2: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    country: Mapped[str | None] = mapped_column(String(2), index=True)
+    tags: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    lifecycle_stage: Mapped[str] = mapped_column(String(20), default="lead", index=True)
+    source: Mapped[str | None] = mapped_column(String(60))
+    external_id: Mapped[str | None] = mapped_column(String(120), unique=True)
+    company_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="SET NULL"), index=True
+    )
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"), index=True
+    )
+    team_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("team.id", ondelete="SET NULL"), index=True
+    )
+    notes: Mapped[str | None] = mapped_column(Text)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

@@ -1,0 +1,83 @@
+"""Every statement about customers, including the scope that starts from the caller."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from patron.customers.models import Customer
+from patron.db.sql import json_array_contains
+from patron.security.models import User
+from patron.security.permissions import Principal
+
+
+def customer_scope(principal: Principal) -> ColumnElement[bool] | None:
+    """Sales reps and managers see their own customers and their team's; others see all."""
+    if not principal.team_scoped:
+        return None
+    conditions: list[ColumnElement[bool]] = [Customer.owner_id == principal.user_id]
+    if principal.team_id is not None:
+        conditions.append(Customer.team_id == principal.team_id)
+        conditions.append(
+            Customer.owner_id.in_(select(User.id).where(User.team_id == principal.team_id))
+        )
+    return or_(*conditions)
+
+
+def visible_customer_ids(principal: Principal) -> Select[tuple[uuid.UUID]] | None:
+    predicate = customer_scope(principal)
+    if predicate is None:
+        return None
+    return select(Customer.id).where(predicate)
+
+
+def child_scope(
+    principal: Principal, customer_column: InstrumentedAttribute[uuid.UUID]
+) -> ColumnElement[bool] | None:
+    """Scope for records that belong to a customer: visible when their customer is."""
+    ids = visible_customer_ids(principal)
+    return None if ids is None else customer_column.in_(ids)
+
+
+def apply_filters(statement: Select[Any], filters: Any) -> Select[Any]:
+    if filters.q:
+        needle = filters.q.strip().lower()
+        statement = statement.where(
+            or_(
+                func.lower(Customer.name).contains(needle, autoescape=True),
+                func.lower(Customer.email).contains(needle, autoescape=True),
+                Customer.phone.contains(needle, autoescape=True),
+            )
+        )
+    for field in ("owner_id", "team_id", "lifecycle_stage", "country", "kind", "company_id"):
+        value = getattr(filters, field)
+        if value is not None:
+            statement = statement.where(getattr(Customer, field) == value)
+    if filters.tag:
+        statement = statement.where(json_array_contains(Customer.tags, filters.tag))
+    if filters.created_after:
+        statement = statement.where(Customer.created_at >= filters.created_after)
+    if filters.created_before:
+        statement = statement.where(Customer.created_at < filters.created_before)
+    return statement
+
+
+def is_visible(session: Session, principal: Principal, customer_id: uuid.UUID) -> bool:
+    statement = select(Customer.id).where(Customer.id == customer_id)
+    predicate = customer_scope(principal)
+    if predicate is not None:
+        statement = statement.where(predicate)
+    return session.scalar(statement) is not None
+
+
+def kind_of(session: Session, customer_id: uuid.UUID) -> str | None:
+    return session.scalar(select(Customer.kind).where(Customer.id == customer_id))
+
+
+def user_team(session: Session, user_id: uuid.UUID) -> tuple[bool, uuid.UUID | None]:
+    """(exists, team id) of a user."""
+    row = session.execute(select(User.team_id).where(User.id == user_id)).one_or_none()
+    return (row is not None, row[0] if row else None)

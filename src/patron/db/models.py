@@ -1,0 +1,16 @@
+"""Every table, imported in one place so metadata, Alembic and the GDPR walk see them all."""
+
+from patron.activities.models import Activity
+from patron.customers.models import Customer
+from patron.db.base import Base
+from patron.events.models import Event
+from patron.marketing.models import Campaign, CampaignMember, Segment, SegmentMember
+from patron.sales.models import Deal, Order, OrderLine, PipelineStage, Product, SalesTarget
+from patron.security.models import ApiKey, Team, User, UserSession
+from patron.service.models import Ticket
+
+__all__ = [
+    "Activity", "ApiKey", "Base", "Campaign", "CampaignMember", "Customer", "Deal", "Event",
+    "Order", "OrderLine", "PipelineStage", "Product", "SalesTarget", "Segment", "SegmentMember",
+    "Team", "Ticket", "User", "UserSession",
+]  # fmt: skip

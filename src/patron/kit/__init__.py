@@ -1,0 +1,1 @@
+"""Small shared tools with no domain imports: ids, clock, money, pagination cursors."""

@@ -1,0 +1,1 @@
+"""Marketing: campaigns and their members, segments and their members."""

@@ -1,0 +1,167 @@
+"""Campaigns and segments, and who is in them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from patron.crud import repository as crud_repository
+from patron.crud.repository import Page, Resource
+from patron.crud.service import CrudService
+from patron.customers.models import Customer
+from patron.customers.repository import customer_scope
+from patron.errors import NotFound, ValidationFailed
+from patron.events import service as events
+from patron.marketing import repository
+from patron.marketing.models import Campaign, CampaignMember, Segment, SegmentMember
+from patron.marketing.schemas import CampaignRead, SegmentRead
+from patron.security.permissions import Action, Principal
+
+
+class SegmentService(CrudService[Segment]):
+    resource = Resource(
+        entity="segments",
+        event_name="segment",
+        model=Segment,
+        sort_fields={"name": Segment.name, "created_at": Segment.created_at},
+        default_sort="name",
+        apply_filters=repository.segment_filters,
+    )
+    read_schema = SegmentRead
+    not_found_message = "No such segment."
+    member_model = SegmentMember
+
+    def prepare_update(
+        self, session: Session, principal: Principal, record: Segment, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        for field in ("name", "rules"):
+            if field in values and values[field] is None:
+                raise ValidationFailed.field(field, f"{field} cannot be empty.", "required")
+        return values
+
+
+class CampaignService(CrudService[Campaign]):
+    resource = Resource(
+        entity="campaigns",
+        event_name="campaign",
+        model=Campaign,
+        sort_fields={"name": Campaign.name, "created_at": Campaign.created_at},
+        apply_filters=repository.campaign_filters,
+    )
+    read_schema = CampaignRead
+    not_found_message = "No such campaign."
+    member_model = CampaignMember
+
+    def _check(self, session: Session, values: dict[str, Any], record: Campaign | None) -> None:
+        segment_id = values.get("segment_id")
+        if segment_id is not None and session.get(Segment, segment_id) is None:
+            raise ValidationFailed.field("segment_id", "No such segment.", "not_found")
+        starts = values.get("starts_on", record.starts_on if record else None)
+        ends = values.get("ends_on", record.ends_on if record else None)
+        if starts and ends and ends < starts:
+            raise ValidationFailed.field("ends_on", "The campaign ends before it starts.")
+
+    def prepare_create(
+        self, session: Session, principal: Principal, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        self._check(session, values, None)
+        return values
+
+    def prepare_update(
+        self, session: Session, principal: Principal, record: Campaign, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        for field in ("name", "channel", "status", "currency"):
+            if field in values and values[field] is None:
+                raise ValidationFailed.field(field, f"{field} cannot be empty.", "required")
+        self._check(session, values, record)
+        return values
+
+
+segments = SegmentService()
+campaigns = CampaignService()
+
+MemberModel = type[CampaignMember] | type[SegmentMember]
+
+
+def _parent(service: SegmentService | CampaignService) -> tuple[str, MemberModel]:
+    return service.resource.event_name, service.member_model
+
+
+def list_members(
+    session: Session,
+    principal: Principal,
+    service: SegmentService | CampaignService,
+    parent_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> Page[Any]:
+    service.get(session, principal, parent_id)
+    _, model = _parent(service)
+    member_resource = Resource(
+        entity=service.resource.entity, event_name="member", model=model,  # type: ignore[arg-type]
+        sort_fields={"created_at": model.created_at}, default_sort="created_at",
+    )  # fmt: skip
+    statement = repository.members_select(model, parent_id, principal)
+    return crud_repository.page(
+        session, statement, member_resource, sort=None, limit=limit, cursor=cursor
+    )
+
+
+def add_members(
+    session: Session,
+    principal: Principal,
+    service: SegmentService | CampaignService,
+    parent_id: uuid.UUID,
+    customer_ids: list[uuid.UUID],
+) -> tuple[int, int]:
+    principal.require(service.resource.entity, Action.UPDATE)
+    service.get(session, principal, parent_id)
+    name, model = _parent(service)
+    wanted = list(dict.fromkeys(customer_ids))
+    visible_statement = select(Customer.id).where(Customer.id.in_(wanted))
+    predicate = customer_scope(principal)
+    if predicate is not None:
+        visible_statement = visible_statement.where(predicate)
+    visible = set(session.scalars(visible_statement))
+    missing = [str(cid) for cid in wanted if cid not in visible]
+    if missing:
+        raise ValidationFailed(
+            "Some customers do not exist.",
+            errors=[{"field": "customer_ids", "message": f"No such customer: {cid}",
+                     "code": "not_found"} for cid in missing[:20]],
+        )  # fmt: skip
+    present = set(session.scalars(repository.existing_members(model, parent_id, wanted)))
+    added = [cid for cid in wanted if cid not in present]
+    parent_field = "campaign_id" if model is CampaignMember else "segment_id"
+    for customer_id in added:
+        session.add(model(**{parent_field: parent_id, "customer_id": customer_id}))
+    session.flush()
+    if added:
+        events.record(
+            session, principal, type=f"{name}.members_added", entity=name, entity_id=parent_id,
+            changed=["members"], data={"customer_ids": [str(cid) for cid in added]},
+        )  # fmt: skip
+    return len(added), len(present)
+
+
+def remove_member(
+    session: Session,
+    principal: Principal,
+    service: SegmentService | CampaignService,
+    parent_id: uuid.UUID,
+    customer_id: uuid.UUID,
+) -> None:
+    principal.require(service.resource.entity, Action.UPDATE)
+    service.get(session, principal, parent_id)
+    name, model = _parent(service)
+    result = session.execute(repository.remove_member(model, parent_id, customer_id))
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise NotFound("The customer is not a member.", code="member_not_found")
+    events.record(
+        session, principal, type=f"{name}.members_removed", entity=name, entity_id=parent_id,
+        changed=["members"], data={"customer_ids": [str(customer_id)]},
+    )  # fmt: skip

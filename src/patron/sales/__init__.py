@@ -1,0 +1,1 @@
+"""Sales: products, orders and their lines, deals and the pipeline, sales targets."""

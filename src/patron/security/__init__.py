@@ -1,0 +1,1 @@
+"""Users, teams, sessions, API keys, roles and permissions."""

@@ -1,0 +1,126 @@
+"""Roles, the permission table and record scope.
+
+``docs/security.md`` prints this table; a test keeps the two in step. The check lives here and in
+the service layer, so the API, the pages and the CLI cannot differ.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from patron.errors import PermissionDenied
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    SALES = "sales"
+    SUPPORT = "support"
+    MARKETING = "marketing"
+    ANALYST = "analyst"
+    READONLY = "readonly"
+
+
+class Action(StrEnum):
+    READ = "read"
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+ENTITIES = (
+    "customers", "products", "orders", "tickets", "activities", "deals", "pipeline_stages",
+    "sales_targets", "campaigns", "segments", "users", "teams", "api_keys", "events",
+)  # fmt: skip
+
+R, C, U, D = Action.READ, Action.CREATE, Action.UPDATE, Action.DELETE
+ALL = frozenset({R, C, U, D})
+RO = frozenset({R})
+RCU = frozenset({R, C, U})
+NONE: frozenset[Action] = frozenset()
+
+
+def _table(**entries: frozenset[Action]) -> dict[str, frozenset[Action]]:
+    unknown = set(entries) - set(ENTITIES)
+    assert not unknown, unknown
+    return {entity: entries.get(entity, NONE) for entity in ENTITIES}
+
+
+PERMISSIONS: dict[Role, dict[str, frozenset[Action]]] = {
+    Role.ADMIN: {entity: ALL for entity in ENTITIES},
+    Role.MANAGER: _table(
+        customers=ALL, products=RCU, orders=ALL, tickets=ALL, activities=ALL, deals=ALL,
+        pipeline_stages=RO, sales_targets=ALL, campaigns=RO, segments=RO, users=RO, teams=RO,
+        api_keys=ALL,
+    ),
+    Role.SALES: _table(
+        customers=RCU, products=RO, orders=RCU, tickets=frozenset({R, C}), activities=ALL,
+        deals=RCU, pipeline_stages=RO, sales_targets=RO, campaigns=RO, segments=RO, users=RO,
+        teams=RO, api_keys=ALL,
+    ),
+    Role.SUPPORT: _table(
+        customers=frozenset({R, U}), products=RO, orders=RO, tickets=RCU, activities=ALL,
+        deals=RO, pipeline_stages=RO, campaigns=RO, segments=RO, users=RO, teams=RO,
+        api_keys=ALL,
+    ),
+    Role.MARKETING: _table(
+        customers=RO, products=RO, orders=RO, tickets=RO, activities=RO, deals=RO,
+        pipeline_stages=RO, campaigns=ALL, segments=ALL, users=RO, teams=RO, api_keys=ALL,
+    ),
+    Role.ANALYST: _table(
+        customers=RO, products=RO, orders=RO, tickets=RO, activities=RO, deals=RO,
+        pipeline_stages=RO, sales_targets=RO, campaigns=RO, segments=RO, users=RO, teams=RO,
+        api_keys=ALL,
+    ),
+    Role.READONLY: _table(
+        customers=RO, products=RO, orders=RO, tickets=RO, activities=RO, deals=RO,
+        pipeline_stages=RO, sales_targets=RO, campaigns=RO, segments=RO, users=RO, teams=RO,
+    ),
+}  # fmt: skip
+
+# Roles that see only their own and their team's customers (and those customers' records).
+TEAM_SCOPED_ROLES = frozenset({Role.SALES, Role.MANAGER})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a user, through a web session or one of their API keys, or the system."""
+
+    user_id: uuid.UUID | None
+    role: Role
+    team_id: uuid.UUID | None = None
+    email: str | None = None
+    api_key_id: uuid.UUID | None = None
+
+    @classmethod
+    def system(cls) -> Principal:
+        return cls(user_id=None, role=Role.ADMIN, email="system")
+
+    @property
+    def actor_type(self) -> str:
+        if self.user_id is None:
+            return "system"
+        return "api_key" if self.api_key_id else "user"
+
+    @property
+    def actor_id(self) -> uuid.UUID | None:
+        return self.api_key_id or self.user_id
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @property
+    def team_scoped(self) -> bool:
+        return self.role in TEAM_SCOPED_ROLES
+
+    def can(self, entity: str, action: Action) -> bool:
+        return action in PERMISSIONS[self.role].get(entity, NONE)
+
+    def require(self, entity: str, action: Action) -> None:
+        if not self.can(entity, action):
+            raise PermissionDenied(
+                f"The {self.role.value} role may not {action.value} {entity.replace('_', ' ')}."
+            )

@@ -1,0 +1,145 @@
+"""The application factory: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+import fastapi_offline
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
+
+from patron import __version__
+from patron.config import Settings
+from patron.db.engine import Database
+from patron.kit.money import format_money
+from patron.security.deps import get_principal
+from patron.web import problems
+
+HERE = Path(__file__).parent
+API_PREFIX = "/api/v1"
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'; "
+    "form-action 'self'"
+)
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        request.state.request_id = request.headers.get("x-request-id", "")[:64] or (
+            secrets.token_hex(8)
+        )
+        response = await call_next(request)
+        headers = response.headers
+        headers.setdefault("X-Request-ID", request.state.request_id)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Frame-Options", "DENY")
+        if request.url.scheme == "https":
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if request.url.path.startswith(API_PREFIX) or request.url.path.startswith("/customers"):
+            headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def templates() -> Jinja2Templates:
+    engine = Jinja2Templates(directory=str(HERE / "templates"))
+    engine.env.filters["money"] = lambda minor, currency: format_money(int(minor or 0), currency)
+    engine.env.globals["version"] = __version__
+    return engine
+
+
+def api_router() -> APIRouter:
+    from patron.activities.api import router as activities
+    from patron.customers.api import router as customers
+    from patron.events.api import router as events
+    from patron.marketing.api import router as marketing
+    from patron.sales.api import router as sales
+    from patron.security.api import router as security
+    from patron.service.api import router as service
+
+    router = APIRouter(prefix=API_PREFIX)
+    for part in (customers, sales, service, activities, marketing, security, events):
+        router.include_router(part)
+    return router
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+    settings = settings or Settings()
+    logging.getLogger("patron").setLevel(settings.log_level.upper())
+    app = FastAPI(
+        title="Patron",
+        version=__version__,
+        summary="A self-hosted CRM with analytics built in.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,  # served below, behind authentication
+    )
+    app.state.settings = settings
+    app.state.db = database or Database(settings.resolved_database_url)
+    app.state.secret_key = settings.resolved_secret_key()
+    app.state.templates = templates()
+    app.add_middleware(SecurityHeaders)
+    problems.install(app)
+
+    app.include_router(api_router())
+
+    from patron.customers import pages as customer_pages
+    from patron.web import pages
+
+    pages.install(app)
+    app.include_router(pages.router)
+    app.include_router(customer_pages.router)
+
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    docs_assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/static/docs", StaticFiles(directory=str(docs_assets)), name="docs-static")
+
+    def openapi_document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary,
+                routes=app.routes,
+            )  # fmt: skip
+            app.openapi_schema["components"].setdefault("securitySchemes", {})["bearer"] = {
+                "type": "http", "scheme": "bearer", "description": "An API key: ptn_…",
+            }  # fmt: skip
+            app.openapi_schema["security"] = [{"bearer": []}]
+        return app.openapi_schema
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> JSONResponse:
+        try:
+            app.state.db.check()
+        except Exception:  # noqa: BLE001 - any failure means unhealthy
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    @app.get(API_PREFIX + "/openapi.json", include_in_schema=False,
+             dependencies=[Depends(get_principal)])  # fmt: skip
+    def openapi_json() -> JSONResponse:
+        return JSONResponse(openapi_document())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(pages.page_principal)])
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=API_PREFIX + "/openapi.json",
+            title="Patron API",
+            swagger_js_url="/static/docs/swagger-ui-bundle.js",
+            swagger_css_url="/static/docs/swagger-ui.css",
+            swagger_favicon_url="/static/docs/favicon.png",
+        )
+
+    app.openapi = openapi_document  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,204 @@
+"""Fixtures: a real database per backend (SQLite and PostgreSQL), the app, and callers.
+
+Each backend's database is built once per test process by running the migrations; each test
+starts from empty tables. PostgreSQL tests skip when the server is unreachable, except under
+``CI=true``, where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import create_engine, text
+
+from patron.config import Settings
+from patron.db import migrate
+from patron.db.engine import Database
+from patron.db.models import Base
+from patron.security import service as security
+from patron.security.permissions import Principal, Role
+from patron.security.schemas import ApiKeyCreate, TeamCreate, UserCreate
+
+PG_ADMIN_URL = os.environ.get(
+    "PATRON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def postgres_available() -> str | None:
+    """None when PostgreSQL answers, else why not."""
+    try:
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means unreachable
+        return f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {type(exc).__name__}"
+
+
+def require_postgres() -> None:
+    reason = postgres_available()
+    if reason:
+        if IN_CI:
+            pytest.fail(reason + " (CI=true: PostgreSQL tests must run)")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    require_postgres()
+    name = f"patron_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'patron.db'}"
+
+
+_migrated: dict[str, Database] = {}
+
+
+def _database(url: str) -> Database:
+    if url not in _migrated:
+        database = Database(url)
+        migrate.upgrade(database.engine)
+        _migrated[url] = database
+    return _migrated[url]
+
+
+def empty_tables(database: Database) -> None:
+    tables = [table.name for table in Base.metadata.sorted_tables]
+    with database.engine.begin() as connection:
+        if database.dialect == "postgresql":
+            quoted = ", ".join(f'"{name}"' for name in tables)
+            connection.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        else:
+            for name in reversed(tables):
+                connection.execute(text(f'DELETE FROM "{name}"'))
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest) -> Iterator[Database]:
+    """A migrated, empty database on each backend."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_database")
+    else:
+        url = request.getfixturevalue("sqlite_database")
+    database = _database(url)
+    empty_tables(database)
+    yield database
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db: Database) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=db.url,
+        secret_key=SecretStr("test-secret-" + secrets.token_hex(8)),
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, db: Database):  # type: ignore[no-untyped-def]
+    from patron.web.app import create_app
+
+    return create_app(settings, database=db)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@dataclass
+class Caller:
+    """A user with an API key, and a client that sends it."""
+
+    user_id: uuid.UUID
+    email: str
+    role: Role
+    team_id: uuid.UUID | None
+    key: str
+    client: TestClient
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def get(self, url: str, **kwargs):  # type: ignore[no-untyped-def]
+        return self.client.get(url, headers=self.headers, **kwargs)
+
+    def post(self, url: str, **kwargs):  # type: ignore[no-untyped-def]
+        return self.client.post(url, headers=self.headers, **kwargs)
+
+    def patch(self, url: str, **kwargs):  # type: ignore[no-untyped-def]
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.patch(url, headers=headers, **kwargs)
+
+    def delete(self, url: str, **kwargs):  # type: ignore[no-untyped-def]
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.delete(url, headers=headers, **kwargs)
+
+
+class Callers:
+    """Make users of any role and team, each with an API key."""
+
+    def __init__(self, db: Database, client: TestClient) -> None:
+        self.db = db
+        self.client = client
+        self.teams: dict[str, uuid.UUID] = {}
+
+    def team(self, name: str) -> uuid.UUID:
+        if name not in self.teams:
+            with self.db.unit_of_work() as session:
+                team = security.teams.create(session, Principal.system(), TeamCreate(name=name))
+                self.teams[name] = team.id
+        return self.teams[name]
+
+    def make(
+        self, role: Role | str, team: str | None = None, password: str | None = None
+    ) -> Caller:
+        role = Role(role)
+        team_id = self.team(team) if team else None
+        email = f"{role.value}-{secrets.token_hex(4)}@example.com"
+        with self.db.unit_of_work() as session:
+            user = security.create_user(
+                session, Principal.system(),
+                UserCreate(email=email, role=role, team_id=team_id, password=password),
+            )  # fmt: skip
+            _, key = security.api_keys.issue(
+                session, Principal.system(), ApiKeyCreate(name="tests", user_id=user.id)
+            )
+            user_id = user.id
+        return Caller(user_id, email, role, team_id, key, self.client)
+
+
+@pytest.fixture
+def callers(db: Database, client: TestClient) -> Callers:
+    return Callers(db, client)
+
+
+@pytest.fixture
+def admin(callers: Callers) -> Caller:
+    return callers.make(Role.ADMIN)
