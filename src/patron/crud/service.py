@@ -120,14 +120,13 @@ class CrudService(Generic[M]):
         changed = [key for key, value in values.items() if getattr(record, key) != value]
         for key in changed:
             setattr(record, key, values[key])
+        children = self.after_update_children(session, principal, record, data)
+        if children and not changed:
+            # Only children changed: touching the parent still moves its version on, once.
+            record.updated_at = utcnow()  # type: ignore[attr-defined]
+        changed.extend(children)
         session.flush()
-        extra_changed = self.after_update_children(session, principal, record, data)
-        changed.extend(extra_changed)
         if changed:
-            if extra_changed and not [key for key in changed if key not in extra_changed]:
-                # Only children changed: touching the parent moves its version on.
-                record.updated_at = utcnow()  # type: ignore[attr-defined]
-                session.flush()
             events.record(
                 session,
                 principal,
@@ -142,7 +141,7 @@ class CrudService(Generic[M]):
     def after_update_children(
         self, session: Session, principal: Principal, record: M, data: BaseModel
     ) -> list[str]:
-        """Replace child rows on update; return the names of what changed."""
+        """Replace child rows on update (without flushing); return the names of what changed."""
         return []
 
     def delete(

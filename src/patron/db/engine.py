@@ -84,8 +84,7 @@ class Database:
             yield session
             if write:
                 session.commit()
-            else:
-                session.rollback()
+            # A read-only unit just closes: its transaction ends, its objects stay readable.
         except BaseException:
             session.rollback()
             raise

@@ -150,14 +150,11 @@ class OrderService(CrudService[Order]):
         new = [(line.product_id, line.quantity, line.unit_price_minor) for line in lines]
         if old == new:
             return []
-        record.lines.clear()
-        session.flush()
-        record.lines.extend(lines)
+        record.lines[:] = lines
         changed = ["lines"]
         if record.total_minor != total:
             record.total_minor = total
             changed.append("total_minor")
-        session.flush()
         return changed
 
 

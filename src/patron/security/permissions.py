@@ -124,3 +124,18 @@ class Principal:
             raise PermissionDenied(
                 f"The {self.role.value} role may not {action.value} {entity.replace('_', ' ')}."
             )
+
+
+def permission_table() -> str:
+    """The permission table as Markdown, as ``docs/security.md`` prints it."""
+    roles = list(Role)
+    lines = ["| entity | " + " | ".join(role.value for role in roles) + " |"]
+    lines.append("|---" * (len(roles) + 1) + "|")
+    letters = {Action.READ: "r", Action.CREATE: "c", Action.UPDATE: "u", Action.DELETE: "d"}
+    for entity in ENTITIES:
+        cells = []
+        for role in roles:
+            actions = PERMISSIONS[role][entity]
+            cells.append("".join(letters[a] for a in Action if a in actions) or "–")
+        lines.append(f"| {entity} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -42,6 +42,8 @@ def _safe_next(target: str | None) -> str:
     parsed = urlparse(target)
     if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
         return "/customers"
+    if "\\" in target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        return "/customers"  # browsers read "/\evil.example" as "//evil.example"
     return target
 
 
@@ -72,7 +74,7 @@ def verify_form_csrf(request: Request, submitted: str | None) -> None:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request) -> Response:
+def home(request: Request, principal: PagePrincipal) -> Response:
     return RedirectResponse("/customers", status_code=303)
 
 
