@@ -42,7 +42,7 @@ def postgres_available() -> str | None:
             connection.execute(text("SELECT 1"))
         engine.dispose()
         return None
-    except Exception as exc:  # noqa: BLE001 - any failure means unreachable
+    except Exception as exc:
         return f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {type(exc).__name__}"
 
 
@@ -98,7 +98,7 @@ def empty_tables(database: Database) -> None:
 
 
 @pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest) -> Iterator[Database]:
+def db(request: pytest.FixtureRequest) -> Database:
     """A migrated, empty database on each backend."""
     if request.param == "postgres":
         url = request.getfixturevalue("postgres_database")
@@ -106,7 +106,7 @@ def db(request: pytest.FixtureRequest) -> Iterator[Database]:
         url = request.getfixturevalue("sqlite_database")
     database = _database(url)
     empty_tables(database)
-    yield database
+    return database
 
 
 @pytest.fixture
@@ -184,9 +184,10 @@ class Callers:
         email = f"{role.value}-{secrets.token_hex(4)}@example.com"
         with self.db.unit_of_work() as session:
             user = security.create_user(
-                session, Principal.system(),
+                session,
+                Principal.system(),
                 UserCreate(email=email, role=role, team_id=team_id, password=password),
-            )  # fmt: skip
+            )
             _, key = security.api_keys.issue(
                 session, Principal.system(), ApiKeyCreate(name="tests", user_id=user.id)
             )

@@ -1,4 +1,4 @@
-"""The public datasets in ``../shared/datasets`` (or ``PATRON_DATASETS``), never copied into the repo.
+"""The public datasets in ``../shared/datasets`` (or ``PATRON_DATASETS``), never copied here.
 
 A test that needs one skips with a clear reason when it is absent, except under ``CI=true``, where
 a missing dataset is a failure.
@@ -25,7 +25,8 @@ def dataset_path(*parts: str) -> Path:
     """The path of a dataset file; skips (or fails under CI) when it is not there."""
     path = datasets_dir().joinpath(*parts)
     if not path.exists():
-        message = f"dataset {'/'.join(parts)} not found under {datasets_dir()} (set PATRON_DATASETS)"
+        name = "/".join(parts)
+        message = f"dataset {name} not found under {datasets_dir()} (set PATRON_DATASETS)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)

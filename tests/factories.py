@@ -16,8 +16,14 @@ def make_customer(caller: Caller, **overrides: Any) -> dict[str, Any]:
 
 
 def make_product(caller: Caller, **overrides: Any) -> dict[str, Any]:
-    body = {"sku": f"SKU-{secrets.token_hex(4)}", "name": "Widget", "price_minor": 1250,
-            "currency": "EUR", "category": "tools", **overrides}  # fmt: skip
+    body = {
+        "sku": f"SKU-{secrets.token_hex(4)}",
+        "name": "Widget",
+        "price_minor": 1250,
+        "currency": "EUR",
+        "category": "tools",
+        **overrides,
+    }
     response = caller.post("/api/v1/products", json=body)
     assert response.status_code == 201, response.text
     return response.json()
@@ -30,9 +36,15 @@ def make_stage(caller: Caller, **overrides: Any) -> dict[str, Any]:
     return response.json()
 
 
-def make_order(caller: Caller, customer_id: str, product_id: str, **overrides: Any) -> dict[str, Any]:
-    body = {"customer_id": customer_id, "currency": "EUR",
-            "lines": [{"product_id": product_id, "quantity": 2}], **overrides}  # fmt: skip
+def make_order(
+    caller: Caller, customer_id: str, product_id: str, **overrides: Any
+) -> dict[str, Any]:
+    body = {
+        "customer_id": customer_id,
+        "currency": "EUR",
+        "lines": [{"product_id": product_id, "quantity": 2}],
+        **overrides,
+    }
     response = caller.post("/api/v1/orders", json=body)
     assert response.status_code == 201, response.text
     return response.json()

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
         return self.resolved_database_url.startswith("sqlite")
 
     def resolved_secret_key(self) -> str:
-        """The configured key, else one generated once and kept (mode 0600) in the data directory."""
+        """The configured key, else one generated once and kept (mode 0600) in the data dir."""
         if self.secret_key is not None:
             return self.secret_key.get_secret_value()
         path = self.data_dir / "secret.key"

@@ -1,4 +1,4 @@
-"""Who may do what: every route needs credentials; a role × entity × action matrix.
+"""Who may do what: every route needs credentials; a role x entity x action matrix.
 
 The matrix checks each answer against the permission table in ``patron.security.permissions``
 (which ``docs/security.md`` prints), and that nothing changed when a request was refused.
@@ -84,33 +84,46 @@ class World:
         return {
             "customers": {"name": f"New {token}", "team_id": self.team_a},
             "products": {"sku": f"SKU-{token}", "name": "P", "price_minor": 100},
-            "orders": {"customer_id": self.customer["id"],
-                       "lines": [{"product_id": self.product["id"], "quantity": 1}]},
+            "orders": {
+                "customer_id": self.customer["id"],
+                "lines": [{"product_id": self.product["id"], "quantity": 1}],
+            },
             "tickets": {"customer_id": self.customer["id"], "subject": "Help"},
             "activities": {"customer_id": self.customer["id"], "type": "note"},
             "deals": {"customer_id": self.customer["id"], "title": "Deal"},
             "pipeline_stages": {"name": f"Stage {token}", "position": 5},
-            "sales_targets": {"team_id": self.team_a, "period_start": "2026-01-01",
-                              "period_end": "2026-01-31", "amount_minor": 1000},
+            "sales_targets": {
+                "team_id": self.team_a,
+                "period_start": "2026-01-01",
+                "period_end": "2026-01-31",
+                "amount_minor": 1000,
+            },
             "campaigns": {"name": f"Campaign {token}"},
             "segments": {"name": f"Segment {token}"},
             "users": {"email": f"u-{token}@example.com", "role": "readonly"},
             "teams": {"name": f"Team {token}"},
-        }[entity]  # fmt: skip
+        }[entity]
 
     def update_body(self, entity: str) -> dict[str, Any]:
         return {
-            "customers": {"city": "Lyon"}, "products": {"name": "Renamed"},
-            "orders": {"status": "paid"}, "tickets": {"priority": "urgent"},
-            "activities": {"subject": "Edited"}, "deals": {"title": "Edited"},
-            "pipeline_stages": {"probability": 55}, "sales_targets": {"amount_minor": 2000},
-            "campaigns": {"status": "running"}, "segments": {"description": "Edited"},
-            "users": {"name": "Edited"}, "teams": {"description": "Edited"},
-        }[entity]  # fmt: skip
+            "customers": {"city": "Lyon"},
+            "products": {"name": "Renamed"},
+            "orders": {"status": "paid"},
+            "tickets": {"priority": "urgent"},
+            "activities": {"subject": "Edited"},
+            "deals": {"title": "Edited"},
+            "pipeline_stages": {"probability": 55},
+            "sales_targets": {"amount_minor": 2000},
+            "campaigns": {"status": "running"},
+            "segments": {"description": "Edited"},
+            "users": {"name": "Edited"},
+            "teams": {"description": "Edited"},
+        }[entity]
 
     def make(self, entity: str) -> str:
-        response = self.admin.post(f"/api/v1/{entity.replace('_', '-')}",
-                                   json=self.create_body(entity))  # fmt: skip
+        response = self.admin.post(
+            f"/api/v1/{entity.replace('_', '-')}", json=self.create_body(entity)
+        )
         assert response.status_code == 201, (entity, response.text)
         return response.json()["id"]
 
@@ -120,9 +133,19 @@ class World:
 
 
 ENTITIES = [
-    "customers", "products", "orders", "tickets", "activities", "deals", "pipeline_stages",
-    "sales_targets", "campaigns", "segments", "users", "teams",
-]  # fmt: skip
+    "customers",
+    "products",
+    "orders",
+    "tickets",
+    "activities",
+    "deals",
+    "pipeline_stages",
+    "sales_targets",
+    "campaigns",
+    "segments",
+    "users",
+    "teams",
+]
 
 
 def _allowed(role: Role, entity: str, action: Action) -> bool:
@@ -176,10 +199,13 @@ def test_team_scope_hides_other_teams_records(role: Role, callers: Callers, admi
     mine = make_customer(caller, name="Mine")
     theirs = make_customer(admin, name="Theirs", team_id=team_b)
     product = make_product(admin, currency="USD")
-    order = admin.post("/api/v1/orders", json={
-        "customer_id": theirs["id"], "lines": [{"product_id": product["id"]}]}).json()  # fmt: skip
-    ticket = admin.post("/api/v1/tickets",
-                        json={"customer_id": theirs["id"], "subject": "x"}).json()  # fmt: skip
+    order = admin.post(
+        "/api/v1/orders",
+        json={"customer_id": theirs["id"], "lines": [{"product_id": product["id"]}]},
+    ).json()
+    ticket = admin.post(
+        "/api/v1/tickets", json={"customer_id": theirs["id"], "subject": "x"}
+    ).json()
 
     names = [c["name"] for c in caller.get("/api/v1/customers").json()["data"]]
     assert names == ["Mine"]
@@ -192,8 +218,9 @@ def test_team_scope_hides_other_teams_records(role: Role, callers: Callers, admi
     for url, method in checks:
         assert method(url).status_code == 404, url
     before = admin.get(f"/api/v1/customers/{theirs['id']}").json()
-    assert caller.patch(f"/api/v1/customers/{theirs['id']}",
-                        json={"name": "Taken"}).status_code == 404  # fmt: skip
+    assert (
+        caller.patch(f"/api/v1/customers/{theirs['id']}", json={"name": "Taken"}).status_code == 404
+    )
     assert caller.delete(f"/api/v1/customers/{theirs['id']}").status_code in (403, 404)
     assert admin.get(f"/api/v1/customers/{theirs['id']}").json() == before
     assert caller.get("/api/v1/orders").json()["data"] == []

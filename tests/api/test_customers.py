@@ -20,7 +20,9 @@ def test_create_read_update_delete(admin: Caller) -> None:
     assert read.status_code == 200
     assert read.headers["ETag"] == '"1"'
 
-    updated = admin.patch(f"/api/v1/customers/{created['id']}", json={"city": "London", "version": 1})
+    updated = admin.patch(
+        f"/api/v1/customers/{created['id']}", json={"city": "London", "version": 1}
+    )
     assert updated.status_code == 200, updated.text
     assert updated.json()["city"] == "London"
     assert updated.json()["version"] == 2
@@ -64,7 +66,9 @@ def test_list_paginates_without_gaps_or_repeats(admin: Caller) -> None:
 
 def test_filters(admin: Caller) -> None:
     make_customer(admin, name="Alpha GmbH", kind="company", country="DE", tags=["b2b"])
-    make_customer(admin, name="Bob", email="bob@shop.example.org", country="US", lifecycle_stage="customer")
+    make_customer(
+        admin, name="Bob", email="bob@shop.example.org", country="US", lifecycle_stage="customer"
+    )
     make_customer(admin, name="Carol", phone="+1 555 0100", country="US", tags=["vip", "b2b"])
 
     def names(query: str) -> list[str]:

@@ -29,9 +29,12 @@ def test_no_request_causes_a_server_error(app: Any, admin: Caller, mode: Generat
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(
-            max_examples=8, deadline=None, derandomize=True, database=None,
+            max_examples=8,
+            deadline=None,
+            derandomize=True,
+            database=None,
             suppress_health_check=list(HealthCheck),
-        )  # fmt: skip
+        )
         def check(case: Any) -> None:
             response = case.call(headers=admin.headers)
             if response.status_code >= 500:

@@ -11,10 +11,14 @@ def test_order_total_is_computed_from_lines(admin: Caller) -> None:
     widget = make_product(admin, price_minor=1250, currency="EUR")
     gadget = make_product(admin, price_minor=399, currency="EUR")
     order = make_order(
-        admin, customer["id"], widget["id"],
-        lines=[{"product_id": widget["id"], "quantity": 2},
-               {"product_id": gadget["id"], "quantity": 3, "unit_price_minor": 350}],
-    )  # fmt: skip
+        admin,
+        customer["id"],
+        widget["id"],
+        lines=[
+            {"product_id": widget["id"], "quantity": 2},
+            {"product_id": gadget["id"], "quantity": 3, "unit_price_minor": 350},
+        ],
+    )
     assert order["total_minor"] == 2 * 1250 + 3 * 350
     assert [line["quantity"] for line in order["lines"]] == [2, 3]
     assert order["number"].startswith("SO-")
@@ -57,7 +61,8 @@ def test_deal_takes_stage_probability_and_closes(admin: Caller) -> None:
     lead = make_stage(admin, name="Lead", position=1, probability=10)
     won = make_stage(admin, name="Won", position=9, probability=100, is_won=True)
     deal = admin.post(
-        "/api/v1/deals", json={"customer_id": customer["id"], "title": "Big one", "amount_minor": 500000}
+        "/api/v1/deals",
+        json={"customer_id": customer["id"], "title": "Big one", "amount_minor": 500000},
     ).json()
     assert deal["stage_id"] == lead["id"]
     assert deal["probability"] == 10
@@ -75,9 +80,13 @@ def test_ticket_times_and_activity_links(admin: Caller) -> None:
     other = make_customer(admin)
     ticket = admin.post(
         "/api/v1/tickets",
-        json={"customer_id": customer["id"], "subject": "Broken", "opened_at": "2026-01-05T10:00:00Z",
-              "first_response_at": "2026-01-05T09:00:00Z"},
-    )  # fmt: skip
+        json={
+            "customer_id": customer["id"],
+            "subject": "Broken",
+            "opened_at": "2026-01-05T10:00:00Z",
+            "first_response_at": "2026-01-05T09:00:00Z",
+        },
+    )
     assert ticket.status_code == 422
     assert ticket.json()["errors"][0]["field"] == "first_response_at"
     ticket = admin.post(
@@ -107,9 +116,13 @@ def test_sales_target_is_for_user_or_team(admin: Caller) -> None:
     assert both.status_code == 422
     target = admin.post(
         "/api/v1/sales-targets",
-        json={"user_id": str(admin.user_id), "period_start": "2026-01-01",
-              "period_end": "2026-03-31", "amount_minor": 5_000_000},
-    )  # fmt: skip
+        json={
+            "user_id": str(admin.user_id),
+            "period_start": "2026-01-01",
+            "period_end": "2026-03-31",
+            "amount_minor": 5_000_000,
+        },
+    )
     assert target.status_code == 201
     active = admin.get("/api/v1/sales-targets?active_on=2026-02-10").json()["data"]
     assert [t["id"] for t in active] == [target.json()["id"]]
@@ -122,18 +135,24 @@ def test_timeline_merges_in_time_order_across_pages(admin: Caller) -> None:
     times = ["2026-01-01T10:00:00Z", "2026-01-03T10:00:00Z", "2026-01-05T10:00:00Z"]
     for at in times:
         make_order(admin, customer["id"], product["id"], ordered_at=at)
-        admin.post("/api/v1/tickets",
-                   json={"customer_id": customer["id"], "subject": "Q", "opened_at": at})
-        admin.post("/api/v1/activities",
-                   json={"customer_id": customer["id"], "type": "note", "occurred_at": at})
+        admin.post(
+            "/api/v1/tickets", json={"customer_id": customer["id"], "subject": "Q", "opened_at": at}
+        )
+        admin.post(
+            "/api/v1/activities",
+            json={"customer_id": customer["id"], "type": "note", "occurred_at": at},
+        )
     admin.post("/api/v1/deals", json={"customer_id": customer["id"], "title": "D"})
     seen = []
     url = f"/api/v1/customers/{customer['id']}/timeline?limit=4"
     while url:
         body = admin.get(url).json()
         seen.extend(body["data"])
-        url = (f"/api/v1/customers/{customer['id']}/timeline?limit=4&cursor={body['next_cursor']}"
-               if body["has_more"] else "")  # fmt: skip
+        url = (
+            f"/api/v1/customers/{customer['id']}/timeline?limit=4&cursor={body['next_cursor']}"
+            if body["has_more"]
+            else ""
+        )
     assert len(seen) == 10
     assert len({item["id"] for item in seen}) == 10
     stamps = [item["at"] for item in seen]
@@ -145,11 +164,13 @@ def test_timeline_merges_in_time_order_across_pages(admin: Caller) -> None:
 def test_campaign_members(admin: Caller) -> None:
     customers = [make_customer(admin)["id"] for _ in range(3)]
     campaign = admin.post("/api/v1/campaigns", json={"name": "Spring"}).json()
-    added = admin.post(f"/api/v1/campaigns/{campaign['id']}/members",
-                       json={"customer_ids": customers[:2]}).json()  # fmt: skip
+    added = admin.post(
+        f"/api/v1/campaigns/{campaign['id']}/members", json={"customer_ids": customers[:2]}
+    ).json()
     assert added == {"added": 2, "already_members": 0}
-    again = admin.post(f"/api/v1/campaigns/{campaign['id']}/members",
-                       json={"customer_ids": customers}).json()  # fmt: skip
+    again = admin.post(
+        f"/api/v1/campaigns/{campaign['id']}/members", json={"customer_ids": customers}
+    ).json()
     assert again == {"added": 1, "already_members": 2}
     members = admin.get(f"/api/v1/campaigns/{campaign['id']}/members").json()["data"]
     assert sorted(m["customer_id"] for m in members) == sorted(customers)

@@ -36,9 +36,10 @@ def create(
         owner = service.find_user(session, user)
         expires = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
         api_key, secret = service.api_keys.issue(
-            session, Principal.system(),
+            session,
+            Principal.system(),
             ApiKeyCreate(name=name, user_id=owner.id, expires_at=expires),
-        )  # fmt: skip
+        )
         key_id = str(api_key.id)
     if json_output:
         print_json({"key": secret, "id": key_id})
@@ -74,16 +75,25 @@ def list_keys(json_output: Annotated[bool, typer.Option("--json")] = False) -> N
     db.check()
     with db.unit_of_work(write=False) as session:
         rows = [
-            {"id": str(k.id), "prefix": k.prefix, "name": k.name,
-             "revoked": k.revoked_at is not None,
-             "last_used_at": k.last_used_at.isoformat() if k.last_used_at else None}
+            {
+                "id": str(k.id),
+                "prefix": k.prefix,
+                "name": k.name,
+                "revoked": k.revoked_at is not None,
+                "last_used_at": k.last_used_at.isoformat() if k.last_used_at else None,
+            }
             for k in repository.api_keys_of(session, None)
-        ]  # fmt: skip
+        ]
     if json_output:
         print_json(rows)
         return
     table = Table("id", "prefix", "name", "revoked", "last used")
     for row in rows:
-        table.add_row(row["id"], row["prefix"], row["name"], "yes" if row["revoked"] else "",
-                      row["last_used_at"] or "")  # fmt: skip
+        table.add_row(
+            row["id"],
+            row["prefix"],
+            row["name"],
+            "yes" if row["revoked"] else "",
+            row["last_used_at"] or "",
+        )
     stdout.print(table)

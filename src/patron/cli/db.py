@@ -36,7 +36,10 @@ def current(json_output: Annotated[bool, typer.Option("--json")] = False) -> Non
 
     db = Database(settings().resolved_database_url)
     db.check()
-    data = {"current": migrate.current_revision(db.engine), "head": migrate.head_revision(db.engine)}
+    data = {
+        "current": migrate.current_revision(db.engine),
+        "head": migrate.head_revision(db.engine),
+    }
     if json_output:
         print_json(data)
     else:

@@ -21,13 +21,17 @@ def init(
     ] = "admin@example.com",
     admin_password: Annotated[
         str | None,
-        typer.Option("--admin-password", help="Password of the first admin; generated if left out."),
+        typer.Option(
+            "--admin-password", help="Password of the first admin; generated if left out."
+        ),
     ] = None,
     demo: Annotated[
         bool, typer.Option("--demo", help="Load demo data when the database is new.")
     ] = False,
     demo_customers: Annotated[int, typer.Option("--demo-customers", min=1)] = 2000,
-    json_output: Annotated[bool, typer.Option("--json", help="Print what was done as JSON.")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print what was done as JSON.")
+    ] = False,
 ) -> None:
     """Create the data directory and database, apply migrations, create the first admin.
 
@@ -54,9 +58,10 @@ def init(
             security.create_user(
                 session,
                 Principal.system(),
-                UserCreate(email=admin_email, name="Administrator", role=Role.ADMIN,
-                           password=password),
-            )  # fmt: skip
+                UserCreate(
+                    email=admin_email, name="Administrator", role=Role.ADMIN, password=password
+                ),
+            )
             result["admin"] = {"email": admin_email, "password": password}
     if new_database:
         stderr.print(

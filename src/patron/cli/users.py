@@ -16,7 +16,10 @@ app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
 def create(
     email: Annotated[str, typer.Option("--email", help="The user's email (their login).")],
     role: Annotated[
-        str, typer.Option("--role", help="admin, manager, sales, support, marketing, analyst or readonly.")
+        str,
+        typer.Option(
+            "--role", help="admin, manager, sales, support, marketing, analyst or readonly."
+        ),
     ],
     team: Annotated[str | None, typer.Option("--team", help="Team name; created if new.")] = None,
     password: Annotated[
@@ -46,18 +49,28 @@ def create(
         team_id = None
         if team:
             existing = repository.team_by_name(session, team)
-            team_id = existing.id if existing else service.teams.create(
-                session, system, TeamCreate(name=team)
-            ).id
+            team_id = (
+                existing.id
+                if existing
+                else service.teams.create(session, system, TeamCreate(name=team)).id
+            )
         try:
-            data = UserCreate(email=email, name=name, role=Role(role), team_id=team_id,
-                              password=password)  # fmt: skip
+            data = UserCreate(
+                email=email, name=name, role=Role(role), team_id=team_id, password=password
+            )
         except ValidationError as exc:
-            fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
-                 EXIT_USAGE)  # fmt: skip
+            fail(
+                "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()),
+                EXIT_USAGE,
+            )
         user = service.create_user(session, system, data)
-        result = {"id": str(user.id), "email": user.email, "role": user.role,
-                  "team": team, "password": password if generated else None}  # fmt: skip
+        result = {
+            "id": str(user.id),
+            "email": user.email,
+            "role": user.role,
+            "team": team,
+            "password": password if generated else None,
+        }
     if json_output:
         print_json(result)
     else:

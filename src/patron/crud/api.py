@@ -7,7 +7,7 @@ Routes parse, call one service function and shape the answer; nothing else happe
 import uuid
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -65,9 +65,11 @@ def crud_router(
     router = APIRouter(tags=[label])
 
     @router.get(
-        path, response_model=PageOut[read_schema], summary=f"List {label}",  # type: ignore[valid-type]
+        path,
+        response_model=PageOut[read_schema],
+        summary=f"List {label}",  # type: ignore[valid-type]
         operation_id=f"list_{entity}",
-    )  # fmt: skip
+    )
     def list_records(
         request: Request,
         response: Response,
@@ -76,15 +78,22 @@ def crud_router(
         params: Annotated[filter_schema, Query()],  # type: ignore[valid-type]
     ) -> Any:
         page = service.list(
-            session, principal, filters=params, sort=params.sort,  # type: ignore[attr-defined]
-            limit=params.limit, cursor=params.cursor,  # type: ignore[attr-defined]
-        )  # fmt: skip
+            session,
+            principal,
+            filters=params,
+            sort=params.sort,  # type: ignore[attr-defined]
+            limit=params.limit,
+            cursor=params.cursor,  # type: ignore[attr-defined]
+        )
         return page_response(request, response, page, read_schema)
 
     @router.post(
-        path, response_model=read_schema, status_code=201, summary=f"Create one of {label}",
+        path,
+        response_model=read_schema,
+        status_code=201,
+        summary=f"Create one of {label}",
         operation_id=f"create_{entity}",
-    )  # fmt: skip
+    )
     def create_record(
         request: Request,
         response: Response,
@@ -98,9 +107,11 @@ def crud_router(
         return read_schema.model_validate(record)
 
     @router.get(
-        path + "/{record_id}", response_model=read_schema, summary=f"Read one of {label}",
+        path + "/{record_id}",
+        response_model=read_schema,
+        summary=f"Read one of {label}",
         operation_id=f"get_{entity}",
-    )  # fmt: skip
+    )
     def get_record(
         record_id: uuid.UUID, response: Response, session: DbSession, principal: CurrentPrincipal
     ) -> Any:
@@ -109,9 +120,11 @@ def crud_router(
         return read_schema.model_validate(record)
 
     @router.patch(
-        path + "/{record_id}", response_model=read_schema, summary=f"Update one of {label}",
+        path + "/{record_id}",
+        response_model=read_schema,
+        summary=f"Update one of {label}",
         operation_id=f"update_{entity}",
-    )  # fmt: skip
+    )
     def update_record(
         record_id: uuid.UUID,
         response: Response,
@@ -127,9 +140,12 @@ def crud_router(
         return read_schema.model_validate(record)
 
     @router.delete(
-        path + "/{record_id}", status_code=204, summary=f"Delete one of {label}",
-        operation_id=f"delete_{entity}", response_class=Response,
-    )  # fmt: skip
+        path + "/{record_id}",
+        status_code=204,
+        summary=f"Delete one of {label}",
+        operation_id=f"delete_{entity}",
+        response_class=Response,
+    )
     def delete_record(
         record_id: uuid.UUID,
         session: DbSession,

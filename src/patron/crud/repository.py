@@ -69,9 +69,10 @@ def _parse_sort(resource: Resource[M], sort: str | None) -> tuple[str, bool]:
     if name not in resource.sort_fields:
         allowed = ", ".join(sorted(resource.sort_fields))
         raise ValidationFailed.field(
-            "sort", f"Unknown sort field {name!r}; use one of {allowed}, '-' for descending.",
+            "sort",
+            f"Unknown sort field {name!r}; use one of {allowed}, '-' for descending.",
             "unknown_sort",
-        )  # fmt: skip
+        )
     return name, descending
 
 
@@ -133,6 +134,7 @@ def page(
     if has_more and rows:
         last_row = rows[-1]
         next_cursor = encode_cursor(
-            token, [_key(getattr(last_row, column.key)), str(last_row.id)]  # type: ignore[attr-defined]
+            token,
+            [_key(getattr(last_row, column.key)), str(last_row.id)],  # type: ignore[attr-defined]
         )
     return Page(items=rows, has_more=has_more, next_cursor=next_cursor)

@@ -51,7 +51,9 @@ class CustomerService(CrudService[Customer]):
                     "company_id", "company_id must name a customer of kind company.", "not_company"
                 )
         kind = values.get("kind") or (record.kind if record else "person")
-        linked = values["company_id"] if "company_id" in values else getattr(record, "company_id", None)
+        linked = (
+            values["company_id"] if "company_id" in values else getattr(record, "company_id", None)
+        )
         if kind == "company" and linked is not None:
             raise ValidationFailed.field(
                 "company_id", "Only people are linked to a company.", "not_person"

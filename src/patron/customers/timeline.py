@@ -36,21 +36,43 @@ def _sources() -> list[tuple[str, Any, Any]]:
 
 def _item(kind: str, record: Any, stages: dict[uuid.UUID, str]) -> dict[str, Any]:
     if kind == "order":
-        return {"type": kind, "id": record.id, "at": record.ordered_at,
-                "title": f"Order {record.number}", "status": record.status,
-                "amount_minor": record.total_minor, "currency": record.currency}  # fmt: skip
-    if kind == "ticket":
-        return {"type": kind, "id": record.id, "at": record.opened_at, "title": record.subject,
-                "status": record.status,
-                "detail": {"priority": record.priority, "channel": record.channel}}  # fmt: skip
-    if kind == "activity":
-        return {"type": kind, "id": record.id, "at": record.occurred_at,
-                "title": record.subject or record.type.capitalize(), "status": record.type,
-                "detail": {"direction": record.direction}}  # fmt: skip
-    return {"type": kind, "id": record.id, "at": record.created_at, "title": record.title,
-            "status": stages.get(record.stage_id), "amount_minor": record.amount_minor,
+        return {
+            "type": kind,
+            "id": record.id,
+            "at": record.ordered_at,
+            "title": f"Order {record.number}",
+            "status": record.status,
+            "amount_minor": record.total_minor,
             "currency": record.currency,
-            "detail": {"probability": record.probability}}  # fmt: skip
+        }
+    if kind == "ticket":
+        return {
+            "type": kind,
+            "id": record.id,
+            "at": record.opened_at,
+            "title": record.subject,
+            "status": record.status,
+            "detail": {"priority": record.priority, "channel": record.channel},
+        }
+    if kind == "activity":
+        return {
+            "type": kind,
+            "id": record.id,
+            "at": record.occurred_at,
+            "title": record.subject or record.type.capitalize(),
+            "status": record.type,
+            "detail": {"direction": record.direction},
+        }
+    return {
+        "type": kind,
+        "id": record.id,
+        "at": record.created_at,
+        "title": record.title,
+        "status": stages.get(record.stage_id),
+        "amount_minor": record.amount_minor,
+        "currency": record.currency,
+        "detail": {"probability": record.probability},
+    }
 
 
 def timeline(
@@ -70,22 +92,26 @@ def timeline(
             bound_kind, _, raw_id = str(key).partition(":")
             bound = (as_utc(datetime.fromisoformat(at)), bound_kind, uuid.UUID(raw_id))
         except (InvalidCursor, ValueError, TypeError) as exc:
-            raise ValidationFailed.field("cursor", "The cursor is not valid.", "invalid_cursor") from exc
+            raise ValidationFailed.field(
+                "cursor", "The cursor is not valid.", "invalid_cursor"
+            ) from exc
     rows: list[tuple[datetime, str, str, Any]] = []
     for kind, model, column in _sources():
         if types and kind not in types:
             continue
-        if not principal.can({"order": "orders", "ticket": "tickets", "activity": "activities",
-                              "deal": "deals"}[kind], Action.READ):  # fmt: skip
+        if not principal.can(
+            {"order": "orders", "ticket": "tickets", "activity": "activities", "deal": "deals"}[
+                kind
+            ],
+            Action.READ,
+        ):
             continue
         statement = select(model).where(model.customer_id == customer_id)
         if bound is not None:
             at, bound_kind, bound_id = bound
             # The feed is ordered by (time, kind, id), newest first; continue strictly after.
             if kind == bound_kind:
-                statement = statement.where(
-                    tuple_(column, model.id) < tuple_(at, bound_id)
-                )
+                statement = statement.where(tuple_(column, model.id) < tuple_(at, bound_id))
             elif kind < bound_kind:
                 statement = statement.where(column <= at)
             else:

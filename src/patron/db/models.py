@@ -10,7 +10,23 @@ from patron.security.models import ApiKey, Team, User, UserSession
 from patron.service.models import Ticket
 
 __all__ = [
-    "Activity", "ApiKey", "Base", "Campaign", "CampaignMember", "Customer", "Deal", "Event",
-    "Order", "OrderLine", "PipelineStage", "Product", "SalesTarget", "Segment", "SegmentMember",
-    "Team", "Ticket", "User", "UserSession",
-]  # fmt: skip
+    "Activity",
+    "ApiKey",
+    "Base",
+    "Campaign",
+    "CampaignMember",
+    "Customer",
+    "Deal",
+    "Event",
+    "Order",
+    "OrderLine",
+    "PipelineStage",
+    "Product",
+    "SalesTarget",
+    "Segment",
+    "SegmentMember",
+    "Team",
+    "Ticket",
+    "User",
+    "UserSession",
+]

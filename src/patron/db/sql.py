@@ -24,8 +24,9 @@ class json_array_contains(FunctionElement[bool]):  # noqa: N801 - reads like the
 @compiles(json_array_contains, "sqlite")
 def _contains_sqlite(element: json_array_contains, compiler: SQLCompiler, **kw: Any) -> str:
     column, value = list(element.clauses)
+    # Both parts are compiled SQL; the value stays a bound parameter.
     return (
-        f"EXISTS (SELECT 1 FROM json_each({compiler.process(column, **kw)}) "
+        f"EXISTS (SELECT 1 FROM json_each({compiler.process(column, **kw)}) "  # noqa: S608
         f"WHERE json_each.value = {compiler.process(value, **kw)})"
     )
 

@@ -46,9 +46,12 @@ router.include_router(
 
 def _member_routes(parent: Any, path: str, label: str) -> None:
     @router.get(
-        f"/{path}/{{parent_id}}/members", response_model=PageOut[MemberRead], tags=[label],
-        summary=f"List a {label[:-1]}'s members", operation_id=f"list_{path}_members",
-    )  # fmt: skip
+        f"/{path}/{{parent_id}}/members",
+        response_model=PageOut[MemberRead],
+        tags=[label],
+        summary=f"List a {label[:-1]}'s members",
+        operation_id=f"list_{path}_members",
+    )
     def list_members(
         parent_id: uuid.UUID,
         request: Request,
@@ -64,9 +67,12 @@ def _member_routes(parent: Any, path: str, label: str) -> None:
         return page_response(request, response, page, MemberRead)
 
     @router.post(
-        f"/{path}/{{parent_id}}/members", response_model=MembersChange, tags=[label],
-        summary=f"Add customers to a {label[:-1]}", operation_id=f"add_{path}_members",
-    )  # fmt: skip
+        f"/{path}/{{parent_id}}/members",
+        response_model=MembersChange,
+        tags=[label],
+        summary=f"Add customers to a {label[:-1]}",
+        operation_id=f"add_{path}_members",
+    )
     def add_members(
         parent_id: uuid.UUID, body: MembersAdd, session: DbSession, principal: CurrentPrincipal
     ) -> Any:
@@ -76,10 +82,13 @@ def _member_routes(parent: Any, path: str, label: str) -> None:
         return {"added": added, "already_members": present}
 
     @router.delete(
-        f"/{path}/{{parent_id}}/members/{{customer_id}}", status_code=204, tags=[label],
-        summary=f"Remove a customer from a {label[:-1]}", response_class=Response,
+        f"/{path}/{{parent_id}}/members/{{customer_id}}",
+        status_code=204,
+        tags=[label],
+        summary=f"Remove a customer from a {label[:-1]}",
+        response_class=Response,
         operation_id=f"remove_{path}_member",
-    )  # fmt: skip
+    )
     def remove_member(
         parent_id: uuid.UUID,
         customer_id: uuid.UUID,

@@ -18,7 +18,9 @@ from patron.types import (
 
 CampaignStatus = Literal["draft", "scheduled", "running", "completed", "cancelled"]
 CampaignChannel = Literal["email", "sms", "phone", "social", "direct_mail", "event"]
-MemberStatus = Literal["targeted", "sent", "opened", "clicked", "responded", "converted", "opted_out"]
+MemberStatus = Literal[
+    "targeted", "sent", "opened", "clicked", "responded", "converted", "opted_out"
+]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 SegmentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 

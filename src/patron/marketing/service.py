@@ -102,9 +102,12 @@ def list_members(
     service.get(session, principal, parent_id)
     _, model = _parent(service)
     member_resource = Resource(
-        entity=service.resource.entity, event_name="member", model=model,  # type: ignore[arg-type]
-        sort_fields={"created_at": model.created_at}, default_sort="created_at",
-    )  # fmt: skip
+        entity=service.resource.entity,
+        event_name="member",
+        model=model,  # type: ignore[arg-type]
+        sort_fields={"created_at": model.created_at},
+        default_sort="created_at",
+    )
     statement = repository.members_select(model, parent_id, principal)
     return crud_repository.page(
         session, statement, member_resource, sort=None, limit=limit, cursor=cursor
@@ -131,9 +134,15 @@ def add_members(
     if missing:
         raise ValidationFailed(
             "Some customers do not exist.",
-            errors=[{"field": "customer_ids", "message": f"No such customer: {cid}",
-                     "code": "not_found"} for cid in missing[:20]],
-        )  # fmt: skip
+            errors=[
+                {
+                    "field": "customer_ids",
+                    "message": f"No such customer: {cid}",
+                    "code": "not_found",
+                }
+                for cid in missing[:20]
+            ],
+        )
     present = set(session.scalars(repository.existing_members(model, parent_id, wanted)))
     added = [cid for cid in wanted if cid not in present]
     parent_field = "campaign_id" if model is CampaignMember else "segment_id"
@@ -142,9 +151,14 @@ def add_members(
     session.flush()
     if added:
         events.record(
-            session, principal, type=f"{name}.members_added", entity=name, entity_id=parent_id,
-            changed=["members"], data={"customer_ids": [str(cid) for cid in added]},
-        )  # fmt: skip
+            session,
+            principal,
+            type=f"{name}.members_added",
+            entity=name,
+            entity_id=parent_id,
+            changed=["members"],
+            data={"customer_ids": [str(cid) for cid in added]},
+        )
     return len(added), len(present)
 
 
@@ -162,6 +176,11 @@ def remove_member(
     if not result.rowcount:  # type: ignore[attr-defined]
         raise NotFound("The customer is not a member.", code="member_not_found")
     events.record(
-        session, principal, type=f"{name}.members_removed", entity=name, entity_id=parent_id,
-        changed=["members"], data={"customer_ids": [str(customer_id)]},
-    )  # fmt: skip
+        session,
+        principal,
+        type=f"{name}.members_removed",
+        entity=name,
+        entity_id=parent_id,
+        changed=["members"],
+        data={"customer_ids": [str(customer_id)]},
+    )

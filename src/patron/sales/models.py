@@ -103,7 +103,8 @@ class SalesTarget(RecordMixin, Base):
     __tablename__ = "sales_target"
     __table_args__ = (
         CheckConstraint(
-            "(user_id IS NOT NULL AND team_id IS NULL) OR (user_id IS NULL AND team_id IS NOT NULL)",
+            "(user_id IS NOT NULL AND team_id IS NULL) "
+            "OR (user_id IS NULL AND team_id IS NOT NULL)",
             name="user_or_team",
         ),
         CheckConstraint("period_end >= period_start", name="period_order"),

@@ -80,9 +80,9 @@ class OrderLineRead(RecordRead):
 
 class OrderCreate(Schema):
     customer_id: uuid.UUID
-    number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] | None = (
-        Field(default=None, description="Generated when left out.")
-    )
+    number: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)] | None
+    ) = Field(default=None, description="Generated when left out.")
     status: OrderStatus = "pending"
     ordered_at: UTCDatetime | None = None
     currency: CurrencyCode = "USD"

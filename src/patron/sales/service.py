@@ -42,12 +42,15 @@ class ProductService(CrudService[Product]):
         event_name="product",
         model=Product,
         sort_fields={
-            "name": Product.name, "sku": Product.sku, "price_minor": Product.price_minor,
-            "created_at": Product.created_at, "updated_at": Product.updated_at,
+            "name": Product.name,
+            "sku": Product.sku,
+            "price_minor": Product.price_minor,
+            "created_at": Product.created_at,
+            "updated_at": Product.updated_at,
         },
         default_sort="name",
         apply_filters=repository.product_filters,
-    )  # fmt: skip
+    )
     read_schema = ProductRead
     not_found_message = "No such product."
 
@@ -82,7 +85,9 @@ def _build_lines(
     for index, line in enumerate(lines):
         product = found.get(line["product_id"])
         if product is None:
-            raise ValidationFailed.field(f"lines.{index}.product_id", "No such product.", "not_found")
+            raise ValidationFailed.field(
+                f"lines.{index}.product_id", "No such product.", "not_found"
+            )
         price = line.get("unit_price_minor")
         if price is None:
             if product.currency != currency:
@@ -106,14 +111,16 @@ class OrderService(CrudService[Order]):
         event_name="order",
         model=Order,
         sort_fields={
-            "ordered_at": Order.ordered_at, "total_minor": Order.total_minor,
-            "number": Order.number, "created_at": Order.created_at,
+            "ordered_at": Order.ordered_at,
+            "total_minor": Order.total_minor,
+            "number": Order.number,
+            "created_at": Order.created_at,
         },
         default_sort="-ordered_at",
         scope=_order_scope,
         apply_filters=repository.order_filters,
         load_options=(selectinload(Order.lines),),
-    )  # fmt: skip
+    )
     read_schema = OrderRead
     not_found_message = "No such order."
 
@@ -202,12 +209,14 @@ class DealService(CrudService[Deal]):
         event_name="deal",
         model=Deal,
         sort_fields={
-            "created_at": Deal.created_at, "updated_at": Deal.updated_at,
-            "amount_minor": Deal.amount_minor, "title": Deal.title,
+            "created_at": Deal.created_at,
+            "updated_at": Deal.updated_at,
+            "amount_minor": Deal.amount_minor,
+            "title": Deal.title,
         },
         scope=_deal_scope,
         apply_filters=repository.deal_filters,
-    )  # fmt: skip
+    )
     read_schema = DealRead
     not_found_message = "No such deal."
 
@@ -279,13 +288,14 @@ class SalesTargetService(CrudService[SalesTarget]):
         event_name="sales_target",
         model=SalesTarget,
         sort_fields={
-            "period_start": SalesTarget.period_start, "created_at": SalesTarget.created_at,
+            "period_start": SalesTarget.period_start,
+            "created_at": SalesTarget.created_at,
             "amount_minor": SalesTarget.amount_minor,
         },
         default_sort="-period_start",
         scope=_target_scope,
         apply_filters=repository.target_filters,
-    )  # fmt: skip
+    )
     read_schema = SalesTargetRead
     not_found_message = "No such sales target."
 
@@ -294,7 +304,9 @@ class SalesTargetService(CrudService[SalesTarget]):
     ) -> dict[str, Any]:
         if values.get("user_id") is not None and session.get(User, values["user_id"]) is None:
             raise ValidationFailed.field("user_id", "No such user.", "not_found")
-        if values.get("team_id") is not None and not security.team_exists(session, values["team_id"]):
+        if values.get("team_id") is not None and not security.team_exists(
+            session, values["team_id"]
+        ):
             raise ValidationFailed.field("team_id", "No such team.", "not_found")
         return values
 

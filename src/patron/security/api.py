@@ -74,39 +74,55 @@ def me(principal: CurrentPrincipal) -> Any:
 
 # API keys: created with their secret shown once, listed, read, revoked. Never edited.
 @router.post(
-    "/api-keys", response_model=ApiKeyCreated, status_code=201, tags=["api keys"],
-    summary="Create an API key (the key is shown once)", operation_id="create_api_keys",
-)  # fmt: skip
+    "/api-keys",
+    response_model=ApiKeyCreated,
+    status_code=201,
+    tags=["api keys"],
+    summary="Create an API key (the key is shown once)",
+    operation_id="create_api_keys",
+)
 def create_api_key(
-    body: ApiKeyCreate, request: Request, response: Response, session: DbSession,
+    body: ApiKeyCreate,
+    request: Request,
+    response: Response,
+    session: DbSession,
     principal: CurrentPrincipal,
-) -> Any:  # fmt: skip
+) -> Any:
     api_key, secret = service.api_keys.issue(session, principal, body)
     response.headers["Location"] = f"{request.url.path}/{api_key.id}"
     return {**ApiKeyRead.model_validate(api_key).model_dump(), "key": secret}
 
 
 @router.get(
-    "/api-keys", response_model=list[ApiKeyRead], tags=["api keys"],
-    summary="List API keys (yours; admins see all)", operation_id="list_api_keys",
-)  # fmt: skip
+    "/api-keys",
+    response_model=list[ApiKeyRead],
+    tags=["api keys"],
+    summary="List API keys (yours; admins see all)",
+    operation_id="list_api_keys",
+)
 def list_api_keys(session: DbSession, principal: CurrentPrincipal) -> Any:
     page = service.api_keys.list(session, principal, limit=100)
     return [ApiKeyRead.model_validate(item) for item in page.items]
 
 
 @router.get(
-    "/api-keys/{key_id}", response_model=ApiKeyRead, tags=["api keys"],
-    summary="Read an API key", operation_id="get_api_keys",
-)  # fmt: skip
+    "/api-keys/{key_id}",
+    response_model=ApiKeyRead,
+    tags=["api keys"],
+    summary="Read an API key",
+    operation_id="get_api_keys",
+)
 def get_api_key(key_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Any:
     return ApiKeyRead.model_validate(service.api_keys.get(session, principal, key_id))
 
 
 @router.delete(
-    "/api-keys/{key_id}", response_model=ApiKeyRead, tags=["api keys"],
-    summary="Revoke an API key", operation_id="revoke_api_keys",
-)  # fmt: skip
+    "/api-keys/{key_id}",
+    response_model=ApiKeyRead,
+    tags=["api keys"],
+    summary="Revoke an API key",
+    operation_id="revoke_api_keys",
+)
 def revoke_api_key(key_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> Any:
     return ApiKeyRead.model_validate(service.api_keys.revoke(session, principal, key_id))
 

@@ -84,7 +84,9 @@ def authenticate(request: Request, session: Session) -> service.Authenticated:
     return authenticated
 
 
-def check_csrf(request: Request, authenticated: service.Authenticated, submitted: str | None) -> None:
+def check_csrf(
+    request: Request, authenticated: service.Authenticated, submitted: str | None
+) -> None:
     if request.method in SAFE_METHODS or authenticated.session_id is None:
         return
     expected = authenticated.csrf_token or ""

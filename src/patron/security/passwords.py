@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 
 from argon2 import PasswordHasher
@@ -16,12 +17,54 @@ MAX_LENGTH = 128
 
 # A short list of the passwords seen most often in breaches; refused outright.
 COMMON_PASSWORDS = frozenset(
-    """123456 123456789 12345678 password qwerty123 qwerty 1234567890 111111 1234567 iloveyou
-    password1 abc123 password123 00000000 11111111 12341234 123123123 qwertyuiop 1q2w3e4r5t
-    1qaz2wsx letmein123 welcome1 admin123 administrator passw0rd p@ssw0rd changeme trustno1
-    sunshine princess football baseball dragon123 monkey123 superman starwars whatever
-    qwerty12 asdfghjkl zxcvbnm123 88888888 987654321 iloveyou1 charlie1 michael1 patron123
-    """.split()
+    [
+        "123456",
+        "123456789",
+        "12345678",
+        "password",
+        "qwerty123",
+        "qwerty",
+        "1234567890",
+        "111111",
+        "1234567",
+        "iloveyou",
+        "password1",
+        "abc123",
+        "password123",
+        "00000000",
+        "11111111",
+        "12341234",
+        "123123123",
+        "qwertyuiop",
+        "1q2w3e4r5t",
+        "1qaz2wsx",
+        "letmein123",
+        "welcome1",
+        "admin123",
+        "administrator",
+        "passw0rd",
+        "p@ssw0rd",
+        "changeme",
+        "trustno1",
+        "sunshine",
+        "princess",
+        "football",
+        "baseball",
+        "dragon123",
+        "monkey123",
+        "superman",
+        "starwars",
+        "whatever",
+        "qwerty12",
+        "asdfghjkl",
+        "zxcvbnm123",
+        "88888888",
+        "987654321",
+        "iloveyou1",
+        "charlie1",
+        "michael1",
+        "patron123",
+    ]
 )
 
 
@@ -68,7 +111,5 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 def burn_verify_time() -> None:
     """Verify against a dummy hash, so a missing account takes as long as a wrong password."""
-    try:
+    with contextlib.suppress(VerifyMismatchError):
         _hasher.verify(_DUMMY_HASH, "not-the-password")
-    except VerifyMismatchError:
-        pass

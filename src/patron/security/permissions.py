@@ -31,9 +31,21 @@ class Action(StrEnum):
 
 
 ENTITIES = (
-    "customers", "products", "orders", "tickets", "activities", "deals", "pipeline_stages",
-    "sales_targets", "campaigns", "segments", "users", "teams", "api_keys", "events",
-)  # fmt: skip
+    "customers",
+    "products",
+    "orders",
+    "tickets",
+    "activities",
+    "deals",
+    "pipeline_stages",
+    "sales_targets",
+    "campaigns",
+    "segments",
+    "users",
+    "teams",
+    "api_keys",
+    "events",
+)
 
 R, C, U, D = Action.READ, Action.CREATE, Action.UPDATE, Action.DELETE
 ALL = frozenset({R, C, U, D})
@@ -49,36 +61,95 @@ def _table(**entries: frozenset[Action]) -> dict[str, frozenset[Action]]:
 
 
 PERMISSIONS: dict[Role, dict[str, frozenset[Action]]] = {
-    Role.ADMIN: {entity: ALL for entity in ENTITIES},
+    Role.ADMIN: dict.fromkeys(ENTITIES, ALL),
     Role.MANAGER: _table(
-        customers=ALL, products=RCU, orders=ALL, tickets=ALL, activities=ALL, deals=ALL,
-        pipeline_stages=RO, sales_targets=ALL, campaigns=RO, segments=RO, users=RO, teams=RO,
+        customers=ALL,
+        products=RCU,
+        orders=ALL,
+        tickets=ALL,
+        activities=ALL,
+        deals=ALL,
+        pipeline_stages=RO,
+        sales_targets=ALL,
+        campaigns=RO,
+        segments=RO,
+        users=RO,
+        teams=RO,
         api_keys=ALL,
     ),
     Role.SALES: _table(
-        customers=RCU, products=RO, orders=RCU, tickets=frozenset({R, C}), activities=ALL,
-        deals=RCU, pipeline_stages=RO, sales_targets=RO, campaigns=RO, segments=RO, users=RO,
-        teams=RO, api_keys=ALL,
+        customers=RCU,
+        products=RO,
+        orders=RCU,
+        tickets=frozenset({R, C}),
+        activities=ALL,
+        deals=RCU,
+        pipeline_stages=RO,
+        sales_targets=RO,
+        campaigns=RO,
+        segments=RO,
+        users=RO,
+        teams=RO,
+        api_keys=ALL,
     ),
     Role.SUPPORT: _table(
-        customers=frozenset({R, U}), products=RO, orders=RO, tickets=RCU, activities=ALL,
-        deals=RO, pipeline_stages=RO, campaigns=RO, segments=RO, users=RO, teams=RO,
+        customers=frozenset({R, U}),
+        products=RO,
+        orders=RO,
+        tickets=RCU,
+        activities=ALL,
+        deals=RO,
+        pipeline_stages=RO,
+        campaigns=RO,
+        segments=RO,
+        users=RO,
+        teams=RO,
         api_keys=ALL,
     ),
     Role.MARKETING: _table(
-        customers=RO, products=RO, orders=RO, tickets=RO, activities=RO, deals=RO,
-        pipeline_stages=RO, campaigns=ALL, segments=ALL, users=RO, teams=RO, api_keys=ALL,
+        customers=RO,
+        products=RO,
+        orders=RO,
+        tickets=RO,
+        activities=RO,
+        deals=RO,
+        pipeline_stages=RO,
+        campaigns=ALL,
+        segments=ALL,
+        users=RO,
+        teams=RO,
+        api_keys=ALL,
     ),
     Role.ANALYST: _table(
-        customers=RO, products=RO, orders=RO, tickets=RO, activities=RO, deals=RO,
-        pipeline_stages=RO, sales_targets=RO, campaigns=RO, segments=RO, users=RO, teams=RO,
+        customers=RO,
+        products=RO,
+        orders=RO,
+        tickets=RO,
+        activities=RO,
+        deals=RO,
+        pipeline_stages=RO,
+        sales_targets=RO,
+        campaigns=RO,
+        segments=RO,
+        users=RO,
+        teams=RO,
         api_keys=ALL,
     ),
     Role.READONLY: _table(
-        customers=RO, products=RO, orders=RO, tickets=RO, activities=RO, deals=RO,
-        pipeline_stages=RO, sales_targets=RO, campaigns=RO, segments=RO, users=RO, teams=RO,
+        customers=RO,
+        products=RO,
+        orders=RO,
+        tickets=RO,
+        activities=RO,
+        deals=RO,
+        pipeline_stages=RO,
+        sales_targets=RO,
+        campaigns=RO,
+        segments=RO,
+        users=RO,
+        teams=RO,
     ),
-}  # fmt: skip
+}
 
 # Roles that see only their own and their team's customers (and those customers' records).
 TEAM_SCOPED_ROLES = frozenset({Role.SALES, Role.MANAGER})
@@ -136,6 +207,6 @@ def permission_table() -> str:
         cells = []
         for role in roles:
             actions = PERMISSIONS[role][entity]
-            cells.append("".join(letters[a] for a in Action if a in actions) or "–")
+            cells.append("".join(letters[a] for a in Action if a in actions) or "-")
         lines.append(f"| {entity} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

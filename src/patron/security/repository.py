@@ -12,7 +12,9 @@ from patron.security.models import ApiKey, Team, User, UserSession
 
 
 def user_by_email(session: Session, email: str) -> User | None:
-    return session.scalars(select(User).where(func.lower(User.email) == email.lower())).one_or_none()
+    return session.scalars(
+        select(User).where(func.lower(User.email) == email.lower())
+    ).one_or_none()
 
 
 def team_by_name(session: Session, name: str) -> Team | None:
@@ -25,7 +27,9 @@ def count_users(session: Session) -> int:
 
 def api_key_by_hash(session: Session, key_hash: str) -> tuple[ApiKey, User] | None:
     row = session.execute(
-        select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.key_hash == key_hash)
+        select(ApiKey, User)
+        .join(User, User.id == ApiKey.user_id)
+        .where(ApiKey.key_hash == key_hash)
     ).one_or_none()
     return (row[0], row[1]) if row else None
 

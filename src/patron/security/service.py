@@ -78,7 +78,9 @@ def authenticate_session(
         or as_utc(user_session.last_seen_at) + idle <= now
     )
     if expired or not user.is_active:
-        raise NotAuthenticated("Your session has ended; please log in again.", code="session_expired")
+        raise NotAuthenticated(
+            "Your session has ended; please log in again.", code="session_expired"
+        )
     stale = now - as_utc(user_session.last_seen_at) > TOUCH_EVERY
     return Authenticated(
         principal_for(user),
@@ -309,9 +311,14 @@ class ApiKeyService(CrudService[ApiKey]):
         session.add(api_key)
         session.flush()
         events.record(
-            session, principal, type="api_key.created", entity="api_key", entity_id=api_key.id,
-            changed=["name", "user_id", "expires_at"], data=self.event_data(api_key),
-        )  # fmt: skip
+            session,
+            principal,
+            type="api_key.created",
+            entity="api_key",
+            entity_id=api_key.id,
+            changed=["name", "user_id", "expires_at"],
+            data=self.event_data(api_key),
+        )
         return api_key, secret
 
     def revoke(self, session: Session, principal: Principal, key_id: uuid.UUID) -> ApiKey:
@@ -321,9 +328,14 @@ class ApiKeyService(CrudService[ApiKey]):
             api_key.revoked_at = utcnow()
             session.flush()
             events.record(
-                session, principal, type="api_key.revoked", entity="api_key",
-                entity_id=api_key.id, changed=["revoked_at"], data=self.event_data(api_key),
-            )  # fmt: skip
+                session,
+                principal,
+                type="api_key.revoked",
+                entity="api_key",
+                entity_id=api_key.id,
+                changed=["revoked_at"],
+                data=self.event_data(api_key),
+            )
         return api_key
 
 

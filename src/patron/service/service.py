@@ -41,13 +41,14 @@ class TicketService(CrudService[Ticket]):
         event_name="ticket",
         model=Ticket,
         sort_fields={
-            "opened_at": Ticket.opened_at, "created_at": Ticket.created_at,
+            "opened_at": Ticket.opened_at,
+            "created_at": Ticket.created_at,
             "updated_at": Ticket.updated_at,
         },
         default_sort="-opened_at",
         scope=_scope,
         apply_filters=_filters,
-    )  # fmt: skip
+    )
     read_schema = TicketRead
     not_found_message = "No such ticket."
 
@@ -75,7 +76,9 @@ class TicketService(CrudService[Ticket]):
         values["opened_at"] = values.get("opened_at") or utcnow()
         if values["status"] in ("resolved", "closed") and values.get("resolved_at") is None:
             values["resolved_at"] = utcnow()
-        self._check_times(values["opened_at"], values.get("first_response_at"), values.get("resolved_at"))
+        self._check_times(
+            values["opened_at"], values.get("first_response_at"), values.get("resolved_at")
+        )
         return values
 
     def prepare_update(

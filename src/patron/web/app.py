@@ -109,12 +109,16 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     def openapi_document() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = get_openapi(
-                title=app.title, version=app.version, summary=app.summary,
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
                 routes=app.routes,
-            )  # fmt: skip
+            )
             app.openapi_schema["components"].setdefault("securitySchemes", {})["bearer"] = {
-                "type": "http", "scheme": "bearer", "description": "An API key: ptn_…",
-            }  # fmt: skip
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key: ptn_…",
+            }
             app.openapi_schema["security"] = [{"bearer": []}]
         return app.openapi_schema
 
@@ -122,12 +126,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     def health() -> JSONResponse:
         try:
             app.state.db.check()
-        except Exception:  # noqa: BLE001 - any failure means unhealthy
+        except Exception:
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok", "version": __version__})
 
-    @app.get(API_PREFIX + "/openapi.json", include_in_schema=False,
-             dependencies=[Depends(get_principal)])  # fmt: skip
+    @app.get(
+        API_PREFIX + "/openapi.json", include_in_schema=False, dependencies=[Depends(get_principal)]
+    )
     def openapi_json() -> JSONResponse:
         return JSONResponse(openapi_document())
 

@@ -18,11 +18,20 @@ logger = logging.getLogger("patron.web")
 
 PROBLEM = "application/problem+json"
 TITLES = {
-    400: "Bad request", 401: "Authentication required", 403: "Not allowed", 404: "Not found",
-    405: "Method not allowed", 406: "Not acceptable", 409: "Conflict", 413: "Too large",
-    415: "Unsupported media type", 422: "Invalid input", 429: "Too many requests",
-    500: "Internal error", 503: "Unavailable",
-}  # fmt: skip
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    413: "Too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Unavailable",
+}
 
 
 def wants_html(request: Request) -> bool:
@@ -50,11 +59,15 @@ def problem(
         return templates.TemplateResponse(
             request,
             "error.html",
-            {"status": status, "title": title or TITLES.get(status, "Error"), "detail": detail,
-             "request_id": request_id},
+            {
+                "status": status,
+                "title": title or TITLES.get(status, "Error"),
+                "detail": detail,
+                "request_id": request_id,
+            },
             status_code=status,
             headers=headers,
-        )  # fmt: skip
+        )
     body: dict[str, Any] = {
         "type": f"https://patron.dev/problems/{code.replace('_', '-')}",
         "title": title or TITLES.get(status, "Error"),
@@ -78,9 +91,14 @@ def install(app: FastAPI) -> None:
     async def _patron_error(request: Request, exc: PatronError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, NotAuthenticated) else None
         return problem(
-            request, exc.status, exc.code, exc.detail, title=exc.title, extra=exc.extra,
+            request,
+            exc.status,
+            exc.code,
+            exc.detail,
+            title=exc.title,
+            extra=exc.extra,
             headers=headers,
-        )  # fmt: skip
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -88,13 +106,19 @@ def install(app: FastAPI) -> None:
         for error in exc.errors()[:50]:
             message = str(error.get("msg", "invalid"))
             errors.append(
-                {"field": _location(tuple(error.get("loc", ()))), "message": message,
-                 "code": str(error.get("type", "invalid"))}  # fmt: skip
+                {
+                    "field": _location(tuple(error.get("loc", ()))),
+                    "message": message,
+                    "code": str(error.get("type", "invalid")),
+                }
             )
         return problem(
-            request, 422, "validation_failed", "The request has invalid fields.",
+            request,
+            422,
+            "validation_failed",
+            "The request has invalid fields.",
             extra={"errors": errors},
-        )  # fmt: skip
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -107,17 +131,21 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StaleDataError)
     async def _stale(request: Request, exc: StaleDataError) -> Response:
         return problem(
-            request, 409, "version_conflict",
+            request,
+            409,
+            "version_conflict",
             "The record was changed by someone else meanwhile; reload it and try again.",
-        )  # fmt: skip
+        )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> Response:
         logger.info("integrity error: %s", type(exc.orig).__name__)
         return problem(
-            request, 409, "conflict",
+            request,
+            409,
+            "conflict",
             "The change conflicts with existing data (a duplicate or a missing reference).",
-        )  # fmt: skip
+        )
 
     @app.exception_handler(OperationalError)
     async def _database(request: Request, exc: OperationalError) -> Response:
