@@ -100,3 +100,19 @@ def test_bad_input_gets_problem_details(admin: Caller) -> None:
     unknown = admin.get("/api/v1/customers/0195f2d2-6b8a-7c3e-9d4f-123456789abc")
     assert unknown.status_code == 404
     assert unknown.json()["code"] == "customer_not_found"
+
+
+def test_duplicates_are_field_errors(admin: Caller) -> None:
+    make_customer(admin, external_id="crm-1")
+    again = admin.post("/api/v1/customers", json={"name": "B", "external_id": "crm-1"})
+    assert again.status_code == 422
+    assert again.json()["errors"][0] == {
+        "field": "external_id",
+        "message": "Another customer already has this external id.",
+        "code": "duplicate",
+    }
+    first = admin.post("/api/v1/products", json={"sku": "A-1", "name": "A"})
+    assert first.status_code == 201
+    second = admin.post("/api/v1/products", json={"sku": "A-1", "name": "B"})
+    assert second.status_code == 422
+    assert second.json()["errors"][0]["field"] == "sku"

@@ -1,24 +1,65 @@
-"""Customer pages: the list (search, filters, paging) and the customer (profile, timeline)."""
+"""Customer pages: the list (search, filters, paging), the customer (profile, timeline) and its
+edit form.
+
+The edit form posts the fields as typed plus the version the page showed; the service checks the
+version, so a stale form answers 409 with the conflict explained instead of overwriting.
+"""
 
 # No ``from __future__ import annotations``: FastAPI reads these signatures at runtime.
 import uuid
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from patron.customers.schemas import CustomerFilter
+from patron.customers.models import Customer
+from patron.customers.schemas import CustomerFilter, CustomerUpdate
 from patron.customers.service import customers
 from patron.customers.timeline import timeline
-from patron.errors import ValidationFailed
+from patron.errors import ValidationFailed, VersionConflict
+from patron.security import service as security
 from patron.security.deps import DbSession
-from patron.security.permissions import Action
-from patron.web.pages import PagePrincipal, render
+from patron.security.permissions import Action, Principal
+from patron.web.pages import PagePrincipal, render, verify_form_csrf
 
 router = APIRouter(include_in_schema=False)
 
 LIFECYCLE = ("lead", "prospect", "customer", "churned", "other")
+KINDS = ("person", "company")
+TIMELINE_TYPES = ("order", "ticket", "activity", "deal")
+TimelineType = Literal["order", "ticket", "activity", "deal"]
+
+
+class CustomerEditForm(BaseModel):
+    """The form as posted: strings only, so every value comes back to the user as typed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    csrf_token: str = Field(default="", max_length=200)
+    version: str = Field(default="", max_length=20)
+    name: str = Field(default="", max_length=1000)
+    kind: str = Field(default="", max_length=20)
+    lifecycle_stage: str = Field(default="", max_length=20)
+    email: str = Field(default="", max_length=1000)
+    phone: str = Field(default="", max_length=1000)
+    address_line1: str = Field(default="", max_length=1000)
+    address_line2: str = Field(default="", max_length=1000)
+    postal_code: str = Field(default="", max_length=1000)
+    city: str = Field(default="", max_length=1000)
+    region: str = Field(default="", max_length=1000)
+    country: str = Field(default="", max_length=100)
+    tags: str = Field(default="", max_length=5000)
+    source: str = Field(default="", max_length=1000)
+    external_id: str = Field(default="", max_length=1000)
+    notes: str = Field(default="", max_length=60_000)
+
+
+# The customer's fields on the form (the rest is the form's own bookkeeping).
+EDIT_FIELDS = tuple(f for f in CustomerEditForm.model_fields if f not in ("csrf_token", "version"))
+REQUIRED_FIELDS = ("name", "kind", "lifecycle_stage")
 
 
 @router.get("/customers", response_class=HTMLResponse)
@@ -33,26 +74,44 @@ def customer_list(
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
     sort: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
-    raw = {"q": q or None, "lifecycle_stage": lifecycle_stage or None,
-           "country": country or None, "tag": tag or None, "cursor": cursor or None,
-           "sort": sort or "name", "limit": 25}  # fmt: skip
+    raw = {
+        "q": q or None,
+        "lifecycle_stage": lifecycle_stage or None,
+        "country": country or None,
+        "tag": tag or None,
+        "cursor": cursor or None,
+        "sort": sort or "name",
+        "limit": 25,
+    }
     error = None
     try:
         filters = CustomerFilter.model_validate({k: v for k, v in raw.items() if v is not None})
         page = customers.list(
-            session, principal, filters=filters, sort=filters.sort, limit=filters.limit,
+            session,
+            principal,
+            filters=filters,
+            sort=filters.sort,
+            limit=filters.limit,
             cursor=filters.cursor,
-        )  # fmt: skip
+        )
     except (ValidationError, ValidationFailed):
         error = "Some filters are not valid; showing all customers."
         filters = CustomerFilter(sort="name")
         page = customers.list(session, principal, filters=filters, sort="name", limit=25)
     params = {k: v for k, v in raw.items() if v and k not in ("cursor", "limit")}
-    return render(request, "customers/list.html", {
-        "page": page, "filters": filters, "params": params, "error": error,
-        "lifecycle_stages": LIFECYCLE, "first_page": not cursor,
-        "can_create": principal.can("customers", Action.CREATE),
-    })  # fmt: skip
+    return render(
+        request,
+        "customers/list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "params": params,
+            "error": error,
+            "lifecycle_stages": LIFECYCLE,
+            "first_page": not cursor,
+            "filtered": any(raw[k] for k in ("q", "lifecycle_stage", "country", "tag")),
+        },
+    )
 
 
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)
@@ -62,14 +121,150 @@ def customer_detail(
     session: DbSession,
     principal: PagePrincipal,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
+    type: Annotated[TimelineType | None, Query()] = None,
+    saved: bool = False,
 ) -> Response:
+    context = _detail_context(session, principal, customer_id, cursor=cursor, type=type)
+    return render(request, "customers/detail.html", {**context, "saved": saved})
+
+
+@router.get("/customers/{customer_id}/edit", response_class=HTMLResponse)
+def customer_edit_form(
+    customer_id: uuid.UUID, request: Request, session: DbSession, principal: PagePrincipal
+) -> Response:
+    """The customer page with its edit form open (also where a login for an edit returns to)."""
+    context = _detail_context(session, principal, customer_id)
+    return render(request, "customers/detail.html", {**context, "edit_open": True})
+
+
+@router.post("/customers/{customer_id}/edit", response_class=HTMLResponse)
+def customer_edit(
+    customer_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    principal: PagePrincipal,
+    form: Annotated[CustomerEditForm, Form()],
+) -> Response:
+    verify_form_csrf(request, form.csrf_token)
+    principal.require("customers", Action.UPDATE)
+    errors: dict[str, str] = {}
+    conflict = False
+    try:
+        customers.update(session, principal, customer_id, _to_update(form))
+    except ValidationError as exc:
+        errors = _schema_errors(exc)
+    except ValidationFailed as exc:
+        errors = {str(e.get("field") or "form"): str(e["message"]) for e in exc.extra["errors"]}
+        errors = errors or {"form": exc.detail}
+    except VersionConflict:
+        conflict = True
+    except IntegrityError:
+        errors = {"form": "Another customer already has this external id."}
+    else:
+        return RedirectResponse(f"/customers/{customer_id}?saved=true", status_code=303)
+    # Nothing of a refused change may be committed at the end of the request.
+    session.rollback()
+    context = _detail_context(session, principal, customer_id)
+    values = form.model_dump(exclude={"csrf_token"})
+    if conflict:
+        # Keep what the user typed, against the version now stored: saving again is a choice
+        # made after seeing the other change.
+        values["version"] = str(context["customer"].version)
+    return render(
+        request,
+        "customers/detail.html",
+        {
+            **context,
+            "edit_open": True,
+            "form": values,
+            "errors": errors,
+            "conflict": conflict,
+            "general_errors": [m for field, m in errors.items() if field not in EDIT_FIELDS],
+        },
+        status=409 if conflict else 422,
+    )
+
+
+# ----- helpers -------------------------------------------------------------------------------
+def _detail_context(
+    session: Session,
+    principal: Principal,
+    customer_id: uuid.UUID,
+    *,
+    cursor: str | None = None,
+    type: str | None = None,
+) -> dict[str, Any]:
     customer = customers.get(session, principal, customer_id)
-    feed = timeline(session, principal, customer_id, limit=50, cursor=cursor)
-    company = None
+    types = {type} if type else None
+    feed = timeline(session, principal, customer_id, limit=50, cursor=cursor, types=types)
+    company = owner = team = None
     if customer.company_id:
         company = customers.get_or_none(session, principal, customer.company_id)
-    return render(request, "customers/detail.html", {
-        "customer": customer, "company": company, "timeline": feed,
+    if customer.owner_id and principal.can("users", Action.READ):
+        owner = security.users.get_or_none(session, principal, customer.owner_id)
+    if customer.team_id and principal.can("teams", Action.READ):
+        team = security.teams.get_or_none(session, principal, customer.team_id)
+    return {
+        "customer": customer,
+        "company": company,
+        "owner": owner,
+        "team": team,
+        "timeline": feed,
+        "timeline_type": type,
+        "timeline_types": TIMELINE_TYPES,
         "can_edit": principal.can("customers", Action.UPDATE),
-        "can_delete": principal.can("customers", Action.DELETE),
-    })  # fmt: skip
+        "form": _form_values(customer),
+        "errors": {},
+        "general_errors": [],
+        "kinds": KINDS,
+        "lifecycle_stages": LIFECYCLE,
+    }
+
+
+def _form_values(customer: Customer) -> dict[str, str]:
+    values = {field: getattr(customer, field) or "" for field in EDIT_FIELDS if field != "tags"}
+    return {**values, "tags": ", ".join(customer.tags or []), "version": str(customer.version)}
+
+
+def _to_update(form: CustomerEditForm) -> CustomerUpdate:
+    """Blank optional fields clear the value; required ones stay blank so validation names them."""
+    values: dict[str, Any] = {}
+    for field in EDIT_FIELDS:
+        raw: str = getattr(form, field).replace("\r\n", "\n")
+        text = raw if field == "notes" and raw.strip() else raw.strip()
+        values[field] = text if text or field in REQUIRED_FIELDS else None
+    values["tags"] = [tag.strip() for tag in form.tags.split(",") if tag.strip()]
+    values["version"] = form.version.strip()
+    return CustomerUpdate.model_validate(values)
+
+
+_PATTERN_HINTS = {
+    "country": "Use a two-letter country code, such as DE or US.",
+    "phone": "Use digits, spaces and + ( ) - . / x only.",
+}
+
+
+def _schema_errors(exc: ValidationError) -> dict[str, str]:
+    """Pydantic's errors as one readable sentence per form field."""
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "form"
+        kind, context = error["type"], error.get("ctx") or {}
+        if field == "version":
+            message = "The form lost the customer's version; reload the page and try again."
+        elif field == "email":
+            message = "Enter a valid email address, such as name@example.com."
+        elif kind == "string_too_short":
+            message = "Enter a value."
+        elif kind in ("string_too_long", "too_long") and field == "tags":
+            message = "Use at most 50 tags of at most 50 characters each."
+        elif kind == "string_too_long":
+            message = f"Use at most {context.get('max_length')} characters."
+        elif kind == "string_pattern_mismatch":
+            message = _PATTERN_HINTS.get(field, "This value has the wrong format.")
+        elif kind == "literal_error":
+            message = "Choose one of the listed options."
+        else:
+            message = str(error["msg"])
+        errors.setdefault(field, message)
+    return errors

@@ -73,6 +73,15 @@ def is_visible(session: Session, principal: Principal, customer_id: uuid.UUID) -
     return session.scalar(statement) is not None
 
 
+def external_id_taken(
+    session: Session, external_id: str, except_id: uuid.UUID | None = None
+) -> bool:
+    statement = select(Customer.id).where(Customer.external_id == external_id)
+    if except_id is not None:
+        statement = statement.where(Customer.id != except_id)
+    return session.scalar(statement.limit(1)) is not None
+
+
 def kind_of(session: Session, customer_id: uuid.UUID) -> str | None:
     return session.scalar(select(Customer.kind).where(Customer.id == customer_id))
 

@@ -54,10 +54,23 @@ class ProductService(CrudService[Product]):
     read_schema = ProductRead
     not_found_message = "No such product."
 
+    @staticmethod
+    def _check_sku(session: Session, values: dict[str, Any], record: Product | None) -> None:
+        sku = values.get("sku")
+        if sku and repository.sku_taken(session, sku, record.id if record else None):
+            raise ValidationFailed.field("sku", "Another product has this sku.", "duplicate")
+
+    def prepare_create(
+        self, session: Session, principal: Principal, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        self._check_sku(session, values, None)
+        return values
+
     def prepare_update(
         self, session: Session, principal: Principal, record: Product, values: dict[str, Any]
     ) -> dict[str, Any]:
         _no_nulls(values, ("sku", "name", "price_minor", "currency", "is_active"))
+        self._check_sku(session, values, record)
         return values
 
     def before_delete(self, session: Session, principal: Principal, record: Product) -> None:

@@ -8,7 +8,7 @@ cookie; every form carries the session's CSRF token.
 import secrets
 from datetime import timedelta
 from typing import Annotated, Any
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -142,9 +142,15 @@ def logout(
     return response
 
 
+def login_url(request: Request) -> str:
+    """The login page, asked to come back to this page (path and query) afterwards."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return "/login?" + urlencode({"next": target})
+
+
 def install(app: Any) -> None:
     """Redirect pages that need a login to the login form."""
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return RedirectResponse(login_url(request), status_code=303)

@@ -54,7 +54,9 @@ def problem(
     request_id = getattr(request.state, "request_id", None)
     if wants_html(request):
         if status == 401:
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            from patron.web.pages import login_url
+
+            return RedirectResponse(login_url(request), status_code=303)
         templates = request.app.state.templates
         return templates.TemplateResponse(
             request,
