@@ -4,20 +4,26 @@ from patron.activities.models import Activity
 from patron.customers.models import Customer
 from patron.db.base import Base
 from patron.events.models import Event
+from patron.insights.models import AnalysisRun, AssociationRule, CustomerInsight
 from patron.marketing.models import Campaign, CampaignMember, Segment, SegmentMember
 from patron.sales.models import Deal, Order, OrderLine, PipelineStage, Product, SalesTarget
 from patron.security.models import ApiKey, Team, User, UserSession
 from patron.service.models import Ticket
+from patron.worker.models import Job
 
 __all__ = [
     "Activity",
+    "AnalysisRun",
     "ApiKey",
+    "AssociationRule",
     "Base",
     "Campaign",
     "CampaignMember",
     "Customer",
+    "CustomerInsight",
     "Deal",
     "Event",
+    "Job",
     "Order",
     "OrderLine",
     "PipelineStage",

@@ -2,7 +2,7 @@
 
 ``transactions``: one row per order — ``customer_id``, ``order_id``, ``ordered_at`` (UTC),
 ``amount`` (in currency units), ``currency``. ``baskets``: one row per order line — ``order_id``,
-``item`` (the product name). Cancelled and refunded orders are left out.
+``item`` (the product sku). Cancelled and refunded orders are left out.
 """
 
 from __future__ import annotations

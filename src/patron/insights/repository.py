@@ -26,9 +26,13 @@ def transactions() -> Select[tuple[object, ...]]:
 
 def basket_lines() -> Select[tuple[object, ...]]:
     return (
-        select(OrderLine.order_id.label("order_id"), Product.name.label("item"))
+        select(OrderLine.order_id.label("order_id"), Product.sku.label("item"))
         .join(Order, Order.id == OrderLine.order_id)
         .join(Product, Product.id == OrderLine.product_id)
         .where(Order.status.not_in(NOT_PURCHASES))
-        .order_by(OrderLine.order_id)
+        .order_by(OrderLine.order_id, Product.sku)
     )
+
+
+def products_by_sku(skus: list[str]) -> Select[tuple[object, ...]]:
+    return select(Product.sku, Product.id, Product.name).where(Product.sku.in_(skus))

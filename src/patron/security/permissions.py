@@ -45,6 +45,7 @@ ENTITIES = (
     "teams",
     "api_keys",
     "events",
+    "analysis_runs",
 )
 
 R, C, U, D = Action.READ, Action.CREATE, Action.UPDATE, Action.DELETE
@@ -76,6 +77,7 @@ PERMISSIONS: dict[Role, dict[str, frozenset[Action]]] = {
         users=RO,
         teams=RO,
         api_keys=ALL,
+        analysis_runs=RO,
     ),
     Role.SALES: _table(
         customers=RCU,
@@ -91,6 +93,7 @@ PERMISSIONS: dict[Role, dict[str, frozenset[Action]]] = {
         users=RO,
         teams=RO,
         api_keys=ALL,
+        analysis_runs=RO,
     ),
     Role.SUPPORT: _table(
         customers=frozenset({R, U}),
@@ -119,6 +122,7 @@ PERMISSIONS: dict[Role, dict[str, frozenset[Action]]] = {
         users=RO,
         teams=RO,
         api_keys=ALL,
+        analysis_runs=frozenset({R, C}),
     ),
     Role.ANALYST: _table(
         customers=RO,
@@ -134,6 +138,7 @@ PERMISSIONS: dict[Role, dict[str, frozenset[Action]]] = {
         users=RO,
         teams=RO,
         api_keys=ALL,
+        analysis_runs=frozenset({R, C}),
     ),
     Role.READONLY: _table(
         customers=RO,
@@ -148,6 +153,7 @@ PERMISSIONS: dict[Role, dict[str, frozenset[Action]]] = {
         segments=RO,
         users=RO,
         teams=RO,
+        analysis_runs=RO,
     ),
 }
 

@@ -64,13 +64,14 @@ def api_router() -> APIRouter:
     from patron.activities.api import router as activities
     from patron.customers.api import router as customers
     from patron.events.api import router as events
+    from patron.insights.api import router as insights
     from patron.marketing.api import router as marketing
     from patron.sales.api import router as sales
     from patron.security.api import router as security
     from patron.service.api import router as service
 
     router = APIRouter(prefix=API_PREFIX)
-    for part in (customers, sales, service, activities, marketing, security, events):
+    for part in (customers, sales, service, activities, marketing, security, events, insights):
         router.include_router(part)
     return router
 

@@ -1,0 +1,476 @@
+"""``patron analyze itemsets | rules | segments``: basket and customer analyses on files or the
+database. The heavy imports (pandas, scikit-learn, the analytics) happen inside the commands, so
+``patron --help`` stays fast."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from patron.cli import common
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class BasketFormat(StrEnum):
+    lines = "lines"
+    long = "long"
+
+
+BasketsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--baskets",
+        help="Basket file; without it, the order lines in the database.",
+        dir_okay=False,
+    ),
+]
+FormatOption = Annotated[
+    BasketFormat,
+    typer.Option(
+        "--format",
+        help="lines: one basket per line, items separated by --sep; long: CSV, one (order, item) "
+        "per row.",
+    ),
+]
+SepOption = Annotated[str, typer.Option("--sep", help="Item (lines) or field (long) separator.")]
+OrderColOption = Annotated[
+    str | None, typer.Option("--order-col", help="Order column of a long file.")
+]
+ItemColOption = Annotated[
+    str | None, typer.Option("--item-col", help="Item column of a long file.")
+]
+MinSupportOption = Annotated[
+    str,
+    typer.Option(
+        "--min-support",
+        help="A fraction of baskets (0 < S <= 1, e.g. 0.01) or a basket count (an integer >= 1).",
+    ),
+]
+MaxLenOption = Annotated[
+    int | None, typer.Option("--max-len", min=1, help="Longest itemset to consider.")
+]
+OutputOption = Annotated[
+    Path,
+    typer.Option("--output", "-o", help="Result file: .csv, .jsonl or .parquet.", dir_okay=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    common.fail(escape(message), code)
+
+
+def parse_min_support(text: str) -> float | int:
+    """A fraction when the text has a '.', an exponent or a value below 1; else a count."""
+    try:
+        value = float(text)
+    except ValueError:
+        _fail(f"--min-support must be a number, got {text!r}", common.EXIT_USAGE)
+    if any(mark in text.lower() for mark in (".", "e")) or value < 1:
+        if not 0.0 < value <= 1.0:
+            _fail(f"--min-support as a fraction must be in (0, 1], got {text}", common.EXIT_USAGE)
+        return value
+    if not value.is_integer():
+        _fail(f"--min-support as a count must be an integer, got {text}", common.EXIT_USAGE)
+    return int(value)
+
+
+def _check_output(output: Path) -> None:
+    from patron.analytics._io import UnknownFormatError, table_format
+
+    try:
+        table_format(output)
+    except UnknownFormatError as exc:
+        _fail(str(exc), common.EXIT_USAGE)
+    if not output.parent.is_dir():
+        _fail(f"cannot write {output}: the folder {output.parent} does not exist", common.EXIT_IO)
+
+
+@contextmanager
+def _step(progress: Progress, description: str) -> Iterator[None]:
+    task = progress.add_task(description, total=None)
+    yield
+    progress.update(task, total=1, completed=1)
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=common.stderr,
+        transient=True,
+        disable=not common.stderr.is_terminal,  # no bars in pipes, logs or tests
+    )
+
+
+def _read(path: Path, what: str, reader: Callable[[], Any]) -> Any:
+    try:
+        return reader()
+    except FileNotFoundError:
+        _fail(f"{what} file not found: {path}", common.EXIT_IO)
+    except UnicodeDecodeError:
+        _fail(f"{what} file is not UTF-8 text: {path}", common.EXIT_IO)
+    except OSError as exc:
+        _fail(f"cannot read {what} file {path}: {exc.strerror or exc}", common.EXIT_IO)
+    except ValueError as exc:  # malformed CSV / Parquet / JSON, unknown extension
+        _fail(f"cannot read {what} file {path}: {exc}", common.EXIT_USAGE)
+
+
+def _database_baskets() -> Any:
+    """The database's order lines, read by the insights layer (which owns database access)."""
+    try:
+        from patron.insights.data import load_baskets_from_database
+    except ImportError as exc:
+        _fail(f"cannot read baskets from the database ({exc}); pass --baskets FILE", 1)
+    with common.handled_errors():
+        return load_baskets_from_database()
+
+
+def _database_transactions() -> Any:
+    """The database's orders as transactions, read by the insights layer."""
+    try:
+        from patron.insights.data import load_transactions_from_database
+    except ImportError as exc:
+        _fail(f"cannot read transactions from the database ({exc}); pass --transactions FILE", 1)
+    with common.handled_errors():
+        return load_transactions_from_database()
+
+
+def _write(frame: pd.DataFrame, output: Path, set_columns: tuple[str, ...] = ()) -> None:
+    from patron.analytics._io import write_table
+
+    try:
+        write_table(frame, output, set_columns)
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror or exc}", common.EXIT_IO)
+
+
+def _load_baskets(baskets: Path | None, fmt: BasketFormat, sep: str) -> Any:
+    from patron.analytics._io import read_basket_lines, read_basket_long
+
+    if baskets is None:
+        return _database_baskets()
+    if fmt is BasketFormat.lines:
+        return _read(baskets, "baskets", lambda: read_basket_lines(baskets, sep))
+    return _read(baskets, "baskets", lambda: read_basket_long(baskets, sep))
+
+
+def _mine(
+    miner: Any, baskets: Any, order_col: str | None, item_col: str | None, progress: Progress
+) -> None:
+    if (order_col is None) != (item_col is None):
+        _fail("give both --order-col and --item-col, or neither", common.EXIT_USAGE)
+    columns = list(getattr(baskets, "columns", []))
+    if order_col is None and len(columns) > 2:
+        _fail(
+            f"the baskets have columns {columns}: name the order and item columns with "
+            "--order-col and --item-col",
+            common.EXIT_USAGE,
+        )
+    with _step(progress, "Mining frequent itemsets"):
+        try:
+            miner.fit(baskets, order_col=order_col, item_col=item_col)
+        except (ValueError, TypeError) as exc:
+            _fail(str(exc), common.EXIT_USAGE)
+
+
+def _label(items: frozenset[Any]) -> str:
+    return escape(", ".join(sorted(str(item) for item in items)))
+
+
+def _rule_table(rules_frame: pd.DataFrame) -> Table:
+    table = Table(
+        "antecedents",
+        "consequents",
+        "support",
+        "confidence",
+        "lift",
+        title="Strongest rules (by lift)",
+    )
+    for row in rules_frame.head(10).itertuples(index=False):
+        table.add_row(
+            _label(row.antecedents),
+            _label(row.consequents),
+            f"{row.support:.4f}",
+            f"{row.confidence:.3f}",
+            f"{row.lift:.2f}",
+        )
+    return table
+
+
+def _itemsets(
+    baskets: Path | None,
+    fmt: BasketFormat,
+    sep: str,
+    columns: tuple[str | None, str | None],
+    min_support: str,
+    max_len: int | None,
+    output: Path,
+    json_output: bool,
+    thresholds: dict[str, float | None] | None,
+) -> None:
+    """The body of ``itemsets`` and, with ``thresholds``, of ``rules``."""
+    from patron.analytics.rules import AssociationRuleMiner, FrequentItemsetMiner
+
+    support = parse_min_support(min_support)
+    _check_output(output)
+    started = time.perf_counter()
+    miner = (
+        FrequentItemsetMiner(min_support=support, max_len=max_len)
+        if thresholds is None
+        else AssociationRuleMiner(
+            min_support=support,
+            min_confidence=thresholds["min_confidence"] or 0.0,
+            min_lift=thresholds["min_lift"],
+            max_len=max_len,
+        )
+    )
+    with _progress() as progress:
+        with _step(progress, "Reading baskets"):
+            data = _load_baskets(baskets, fmt, sep)
+        _mine(miner, data, *columns, progress)
+        rules_frame: pd.DataFrame | None = getattr(miner, "rules_", None)
+        with _step(progress, f"Writing {output.name}"):
+            if rules_frame is None:
+                _write(miner.itemsets_, output, ("itemset",))
+            else:
+                _write(rules_frame, output, ("antecedents", "consequents"))
+    summary: dict[str, Any] = {
+        "command": "itemsets" if thresholds is None else "rules",
+        "baskets": miner.n_baskets_,
+        "items": miner.n_items_,
+        "min_support": support,
+        "min_count": miner.min_count_,
+        "max_len": max_len,
+        "itemsets": len(miner.itemsets_),
+    }
+    if thresholds is not None and rules_frame is not None:
+        summary |= thresholds | {"rules": len(rules_frame)}
+    summary |= {"output": str(output), "seconds": round(time.perf_counter() - started, 3)}
+    if json_output:
+        common.print_json(summary)
+        return
+    found = f"{summary['itemsets']:,} frequent itemsets"
+    if rules_frame is not None:
+        found += f", {len(rules_frame):,} rules"
+    common.stdout.print(
+        f"{miner.n_baskets_:,} baskets, {miner.n_items_:,} items, min support {support} "
+        f"({miner.min_count_:,} baskets): {found} → {escape(str(output))}",
+        highlight=False,
+    )
+    if rules_frame is not None and len(rules_frame):
+        common.stdout.print(_rule_table(rules_frame))
+
+
+def itemsets(
+    min_support: MinSupportOption,
+    output: OutputOption,
+    baskets: BasketsOption = None,
+    fmt: FormatOption = BasketFormat.lines,
+    sep: SepOption = ",",
+    order_col: OrderColOption = None,
+    item_col: ItemColOption = None,
+    max_len: MaxLenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Frequent itemsets of the baskets (Eclat; the same itemsets as mlxtend's fpgrowth)."""
+    _itemsets(
+        baskets, fmt, sep, (order_col, item_col), min_support, max_len, output, json_output, None
+    )
+
+
+def rules(
+    min_support: MinSupportOption,
+    output: OutputOption,
+    baskets: BasketsOption = None,
+    fmt: FormatOption = BasketFormat.lines,
+    sep: SepOption = ",",
+    order_col: OrderColOption = None,
+    item_col: ItemColOption = None,
+    min_confidence: Annotated[
+        float, typer.Option("--min-confidence", min=0.0, max=1.0, help="Lowest confidence kept.")
+    ] = 0.0,
+    min_lift: Annotated[
+        float | None, typer.Option("--min-lift", min=0.0, help="Lowest lift kept.")
+    ] = None,
+    max_len: MaxLenOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Association rules A → C with support, confidence, lift, leverage and conviction."""
+    thresholds: dict[str, float | None] = {
+        "min_confidence": min_confidence,
+        "min_lift": min_lift,
+    }
+    _itemsets(
+        baskets,
+        fmt,
+        sep,
+        (order_col, item_col),
+        min_support,
+        max_len,
+        output,
+        json_output,
+        thresholds,
+    )
+
+
+def _parse_k(text: str) -> int | None:
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        k = int(text)
+    except ValueError:
+        _fail(f"--k must be an integer >= 2 or 'auto', got {text!r}", common.EXIT_USAGE)
+    if k < 2:
+        _fail(f"--k must be an integer >= 2 or 'auto', got {text!r}", common.EXIT_USAGE)
+    return k
+
+
+def _parse_as_of(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        _fail(f"--as-of must be a date like 2024-12-31, got {text!r}", common.EXIT_USAGE)
+
+
+def _segment_table(summary: pd.DataFrame) -> Table:
+    table = Table(
+        "segment",
+        "name",
+        "customers",
+        "share",
+        "revenue share",
+        "recency (days)",
+        "frequency",
+        "monetary",
+        title="Segments",
+    )
+    for row in summary.itertuples(index=False):
+        table.add_row(
+            str(row.segment),
+            escape(str(row.name)),
+            f"{row.size:,}",
+            f"{row.share_of_customers:.1%}",
+            f"{row.share_of_revenue:.1%}",
+            f"{row.mean_recency:.1f}",
+            f"{row.mean_frequency:.2f}",
+            f"{row.mean_monetary:,.2f}",
+        )
+    return table
+
+
+def segments(
+    output: OutputOption,
+    transactions: Annotated[
+        Path | None,
+        typer.Option(
+            "--transactions",
+            help="Transactions file (.csv, .parquet or .jsonl); without it, the database's orders.",
+            dir_okay=False,
+        ),
+    ] = None,
+    customer_col: Annotated[str, typer.Option("--customer-col")] = "customer_id",
+    date_col: Annotated[str, typer.Option("--date-col")] = "ordered_at",
+    amount_col: Annotated[str, typer.Option("--amount-col")] = "amount",
+    order_col: Annotated[
+        str | None,
+        typer.Option(
+            "--order-col",
+            help="Order column; default order_id when present, else purchase days are counted.",
+        ),
+    ] = None,
+    k: Annotated[str, typer.Option("--k", help="Number of segments, or 'auto'.")] = "auto",
+    random_state: Annotated[int, typer.Option("--random-state")] = 0,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Count recency to this day (YYYY-MM-DD).")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """RFM segments: k-means on recency, frequency and monetary value, each segment named."""
+    import pandas as pd
+
+    from patron.analytics._io import json_value, read_table
+    from patron.analytics.rfm import rfm
+    from patron.analytics.segmentation import RFMSegmenter
+
+    clusters = _parse_k(k)
+    day = _parse_as_of(as_of)
+    _check_output(output)
+    started = time.perf_counter()
+    with _progress() as progress:
+        with _step(progress, "Reading transactions"):
+            if transactions is None:
+                frame = _database_transactions()
+            else:
+                frame = _read(transactions, "transactions", lambda: read_table(transactions))
+        if order_col is None and "order_id" in frame.columns:
+            order_col = "order_id"
+        with _step(progress, "Segmenting customers"):
+            try:
+                table = rfm(
+                    frame,
+                    day,
+                    customer_col=customer_col,
+                    order_col=order_col,
+                    date_col=date_col,
+                    amount_col=amount_col,
+                )
+                segmenter = RFMSegmenter(k=clusters, random_state=random_state).fit(table)
+            except (ValueError, TypeError) as exc:
+                _fail(str(exc), common.EXIT_USAGE)
+        result = pd.DataFrame(
+            {
+                "customer": table.index.to_numpy(),
+                "recency": table["recency"].to_numpy(),
+                "frequency": table["frequency"].to_numpy(),
+                "monetary": table["monetary_total"].to_numpy(),
+                "segment": segmenter.labels_,
+                "segment_name": [segmenter.segment_names_[s] for s in segmenter.labels_],
+            }
+        )
+        with _step(progress, f"Writing {output.name}"):
+            _write(result, output)
+    summary = segmenter.segments_
+    if json_output:
+        common.stderr.print(_segment_table(summary))
+        silhouette = segmenter.silhouette_
+        common.print_json(
+            {
+                "command": "segments",
+                "customers": len(result),
+                "k": segmenter.k_,
+                "silhouette": None if math.isnan(silhouette) else round(silhouette, 6),
+                "segments": [
+                    {key: json_value(value) for key, value in record.items()}
+                    for record in summary.to_dict(orient="records")
+                ],
+                "output": str(output),
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+        )
+        return
+    common.stdout.print(_segment_table(summary))
+    common.stdout.print(f"{len(result):,} customers → {escape(str(output))}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``patron analyze``."""
+    app.command("itemsets")(itemsets)
+    app.command("rules")(rules)
+    app.command("segments")(segments)

@@ -1,0 +1,225 @@
+"""Analysis runs: start them (a row and a job), run them, read them.
+
+A run is created ``pending`` in the caller's transaction together with its job, so it starts only
+if the request committed. The worker marks it ``running``, computes with ``patron.analytics`` on
+tables read by ``patron.insights.data``, stores and applies the results (``apply.py``) in one
+transaction, and marks it ``succeeded`` — or ``failed`` with the error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+
+from patron.crud.repository import Resource
+from patron.crud.service import CrudService
+from patron.db.engine import Database
+from patron.errors import ValidationFailed
+from patron.events import service as events
+from patron.insights import apply, data
+from patron.insights.models import AnalysisRun
+from patron.insights.schemas import RulesParameters, RunCreate, RunRead, SegmentationParameters
+from patron.kit.clock import utcnow
+from patron.security.permissions import Action, Principal
+from patron.worker import queue
+
+JOB_KIND = "analysis_run"
+PARAMETERS: dict[str, type[BaseModel]] = {
+    "segmentation": SegmentationParameters,
+    "rules": RulesParameters,
+}
+
+
+def _filters(statement: Any, filters: Any) -> Any:
+    if filters.kind:
+        statement = statement.where(AnalysisRun.kind == filters.kind)
+    if filters.status:
+        statement = statement.where(AnalysisRun.status == filters.status)
+    return statement
+
+
+class AnalysisRunService(CrudService[AnalysisRun]):
+    resource = Resource(
+        entity="analysis_runs",
+        event_name="analysis_run",
+        model=AnalysisRun,
+        sort_fields={"created_at": AnalysisRun.created_at},
+        apply_filters=_filters,
+    )
+    read_schema = RunRead
+    not_found_message = "No such analysis run."
+
+    def start(self, session: Session, principal: Principal, data: RunCreate) -> AnalysisRun:
+        principal.require("analysis_runs", Action.CREATE)
+        try:
+            parameters = PARAMETERS[data.kind].model_validate(data.parameters)
+        except ValidationError as exc:
+            raise ValidationFailed(
+                "The parameters are not valid for this kind of run.",
+                errors=[
+                    {"field": "parameters." + ".".join(str(p) for p in e["loc"]),
+                     "message": e["msg"], "code": e["type"]}
+                    for e in exc.errors()
+                ],
+            ) from exc  # fmt: skip
+        run = AnalysisRun(
+            kind=data.kind,
+            parameters=parameters.model_dump(mode="json"),
+            status="pending",
+            created_by=principal.user_id,
+        )
+        session.add(run)
+        session.flush()
+        job = queue.enqueue(session, JOB_KIND, {"run_id": str(run.id)}, max_attempts=1)
+        run.job_id = job.id
+        session.flush()
+        events.record(
+            session, principal, type="analysis_run.created", entity="analysis_run",
+            entity_id=run.id, changed=["kind", "parameters"],
+            data={"kind": run.kind, "parameters": run.parameters},
+        )  # fmt: skip
+        return run
+
+    def latest_succeeded(self, session: Session, kind: str) -> AnalysisRun | None:
+        from sqlalchemy import select
+
+        statement = (
+            select(AnalysisRun)
+            .where(AnalysisRun.kind == kind, AnalysisRun.status == "succeeded")
+            .order_by(AnalysisRun.finished_at.desc(), AnalysisRun.id.desc())
+            .limit(1)
+        )
+        return session.scalars(statement).first()
+
+
+runs = AnalysisRunService()
+
+
+def fingerprint(frame: pd.DataFrame, parameters: dict[str, Any]) -> str:
+    """Same data and parameters, same fingerprint (row order included: reads are ordered)."""
+    digest = hashlib.sha256()
+    digest.update(repr(sorted(parameters.items())).encode())
+    digest.update(",".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+Report = Callable[[float, str | None], None]
+
+
+def execute(database: Database, run_id: uuid.UUID, report: Report) -> None:
+    """Run one analysis to the end. Raises after recording the failure on the run."""
+    system = Principal.system()
+    with database.unit_of_work() as session:
+        run = session.get(AnalysisRun, run_id)
+        if run is None or run.status in ("succeeded", "failed"):
+            return  # already done: jobs may be delivered twice
+        run.status = "running"
+        run.started_at = utcnow()
+        kind, parameters = run.kind, dict(run.parameters)
+    started = time.perf_counter()
+
+    def progress(value: float, message: str | None) -> None:
+        report(value, message)
+        with database.unit_of_work() as progress_session:
+            apply.set_run_progress(progress_session, run_id, value)
+
+    try:
+        if kind == "segmentation":
+            outcome = _segmentation(database, system, parameters, progress)
+        elif kind == "rules":
+            outcome = _rules(database, system, parameters, progress)
+        else:
+            raise ValueError(f"Unknown analysis kind {kind!r}.")
+        progress(0.8, "storing results")
+        with database.unit_of_work() as session:
+            run = session.get(AnalysisRun, run_id)
+            assert run is not None
+            outcome.store(session, run)
+            run.status = "succeeded"
+            run.progress = 1.0
+            run.finished_at = utcnow()
+            run.duration_ms = int((time.perf_counter() - started) * 1000)
+            events.record(
+                session, system, type="analysis_run.succeeded", entity="analysis_run",
+                entity_id=run.id, changed=["status", "metrics", "results"],
+                data={"kind": kind, "metrics": run.metrics},
+            )  # fmt: skip
+    except Exception as exc:
+        with database.unit_of_work() as session:
+            run = session.get(AnalysisRun, run_id)
+            if run is not None:
+                run.status = "failed"
+                run.error = f"{type(exc).__name__}: {exc}"[:4000]
+                run.finished_at = utcnow()
+                run.duration_ms = int((time.perf_counter() - started) * 1000)
+                events.record(
+                    session, system, type="analysis_run.failed", entity="analysis_run",
+                    entity_id=run.id, changed=["status", "error"], data={"error": run.error},
+                )  # fmt: skip
+        raise
+
+
+def _segmentation(
+    database: Database, principal: Principal, parameters: dict[str, Any], progress: Report
+) -> apply.Outcome:
+    from patron.analytics.rfm import rfm
+    from patron.analytics.segmentation import RFMSegmenter
+
+    params = SegmentationParameters.model_validate(parameters)
+    progress(0.05, "reading purchases")
+    transactions = data.transactions_frame(database, principal)
+    if transactions.empty:
+        raise ValueError("There are no purchases to segment.")
+    print_ = fingerprint(transactions, parameters)
+    as_of = params.as_of or transactions["ordered_at"].max()
+    progress(0.3, "computing RFM")
+    table = rfm(transactions, as_of=as_of)
+    progress(0.45, "clustering")
+    segmenter = RFMSegmenter(
+        k=None if params.k == "auto" else params.k,
+        k_range=(params.k_min, params.k_max),
+        random_state=params.random_state,
+    ).fit(table)
+    return apply.SegmentationOutcome(
+        fingerprint=print_, table=table, labels=segmenter.labels_,
+        segments=segmenter.segments_, silhouette=float(segmenter.silhouette_),
+        silhouette_scores={int(k): float(v) for k, v in segmenter.silhouette_scores_.items()},
+        as_of=pd.Timestamp(as_of).date().isoformat(),
+    )  # fmt: skip
+
+
+def _rules(
+    database: Database, principal: Principal, parameters: dict[str, Any], progress: Report
+) -> apply.Outcome:
+    from patron.analytics.rules import AssociationRuleMiner
+
+    params = RulesParameters.model_validate(parameters)
+    progress(0.05, "reading baskets")
+    baskets = data.baskets_frame(database, principal)
+    if baskets.empty:
+        raise ValueError("There are no order lines to mine.")
+    print_ = fingerprint(baskets, parameters)
+    support: float | int = params.min_support
+    if support >= 1:
+        support = int(support)
+    progress(0.3, "mining itemsets and rules")
+    miner = AssociationRuleMiner(
+        min_support=support, min_confidence=params.min_confidence,
+        min_lift=params.min_lift, max_len=params.max_len,
+    ).fit(baskets, order_col="order_id", item_col="item")  # fmt: skip
+    return apply.RulesOutcome(
+        fingerprint=print_, rules=miner.rules_, n_baskets=int(miner.n_baskets_),
+        n_items=int(miner.n_items_), n_itemsets=len(miner.itemsets_),
+    )  # fmt: skip
+
+
+def run_job(context: queue.JobContext, payload: dict[str, Any]) -> None:
+    execute(context.database, uuid.UUID(payload["run_id"]), context.report)

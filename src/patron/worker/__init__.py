@@ -1,0 +1,1 @@
+"""Background jobs: a database-backed queue, the runner, and the registry of job kinds."""

@@ -1,0 +1,93 @@
+"""The worker: claims jobs and runs them, each in its own units of work.
+
+``patron worker`` runs one in the foreground; ``patron serve`` starts one in a thread when the
+database is SQLite, so a newcomer sees background work happen without a second process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+
+from patron.db.engine import Database
+from patron.worker import queue
+
+logger = logging.getLogger("patron.worker")
+
+
+class Worker:
+    def __init__(self, database: Database, *, poll_seconds: float = 1.0) -> None:
+        from patron.worker import kinds
+
+        kinds.register_all()
+        self.database = database
+        self.poll_seconds = poll_seconds
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._stop = threading.Event()
+
+    def run_once(self) -> bool:
+        """Claim and run one job; False when the queue had nothing ready."""
+        with self.database.unit_of_work() as session:
+            job = queue.claim(session, self.worker_id)
+            if job is None:
+                return False
+            job_id, kind, payload = job.id, job.kind, dict(job.payload)
+        handler = queue.handler_for(kind)
+
+        def report(progress: float, message: str | None = None) -> None:
+            with self.database.unit_of_work() as progress_session:
+                queue.set_progress(progress_session, job_id, progress, message)
+
+        error: str | None = None
+        retryable = False
+        if handler is None:
+            error = f"No handler for job kind {kind!r}."
+        else:
+            try:
+                handler(
+                    queue.JobContext(job_id=job_id, database=self.database, report=report),
+                    payload,
+                )
+            except queue.RetryableError as exc:
+                error, retryable = str(exc) or type(exc).__name__, True
+            except Exception as exc:
+                logger.exception("job %s (%s) failed", job_id, kind)
+                error = f"{type(exc).__name__}: {exc}"
+        with self.database.unit_of_work() as session:
+            from patron.worker.models import Job
+
+            job = session.get(Job, job_id)
+            if job is None:
+                return True
+            if error is None:
+                queue.succeed(session, job)
+            else:
+                queue.fail(session, job, error, retryable=retryable)
+        return True
+
+    def run_until_idle(self, limit: int = 1000) -> int:
+        done = 0
+        while done < limit and self.run_once():
+            done += 1
+        return done
+
+    def run_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:
+                logger.exception("worker loop error")
+                busy = False
+            if not busy:
+                self._stop.wait(self.poll_seconds)
+
+    def start_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run_forever, name="patron-worker", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -1,0 +1,177 @@
+"""RFM: hand-checked values, then pandas' own quintiles as the reference for the scores."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from patron.analytics.rfm import RFM_COLUMNS, quintile_scores, rfm
+
+
+def _transactions():
+    return pd.DataFrame(
+        {
+            "customer_id": ["ann", "ann", "ann", "bob", "cid", "cid"],
+            "order_id": [1, 1, 2, 3, 4, 5],
+            "ordered_at": [
+                "2024-03-01T09:00:00",
+                "2024-03-01T09:00:00",
+                "2024-03-10T18:30:00",
+                "2024-01-31T23:59:00",
+                "2024-03-05T08:00:00",
+                "2024-03-05T20:00:00",
+            ],
+            "amount": [10.0, 5.0, 30.0, 100.0, 7.0, 3.0],
+        }
+    )
+
+
+def test_recency_frequency_monetary_by_hand():
+    table = rfm(_transactions(), as_of="2024-03-11")
+    assert list(table.columns) == list(RFM_COLUMNS)
+    assert table.index.name == "customer_id"
+    assert table.index.tolist() == ["ann", "bob", "cid"]
+    assert table["recency"].tolist() == [1, 40, 6]
+    assert table["frequency"].tolist() == [2, 1, 2]  # two lines of order 1 are one purchase
+    assert table["monetary_total"].tolist() == [45.0, 100.0, 10.0]
+    assert table["monetary_mean"].tolist() == [22.5, 100.0, 5.0]
+    assert table["recency"].dtype == np.int64
+    assert table["frequency"].dtype == np.int64
+
+
+def test_without_order_column_frequency_counts_purchase_days():
+    table = rfm(_transactions(), as_of="2024-03-11", order_col=None)
+    assert table["frequency"].tolist() == [2, 1, 1]  # cid's two orders were on one day
+    assert table["monetary_mean"].tolist() == [22.5, 100.0, 10.0]
+
+
+def test_as_of_defaults_to_the_latest_purchase_day_and_cuts_later_purchases():
+    assert rfm(_transactions())["recency"].tolist() == [0, 39, 5]
+    early = rfm(_transactions(), as_of=dt.date(2024, 3, 5))
+    assert early.index.tolist() == ["ann", "bob", "cid"]
+    assert early["recency"].tolist() == [4, 34, 0]  # cid's purchases on the day itself count
+    assert early["frequency"].tolist() == [1, 1, 2]  # ann's order of 10 March is left out
+    assert early["monetary_total"].tolist() == [15.0, 100.0, 10.0]
+    only_bob = rfm(_transactions(), as_of="2024-02-15")
+    assert only_bob.index.tolist() == ["bob"]
+
+
+def test_timezones_are_compared_in_utc():
+    naive = _transactions()
+    aware = naive.assign(
+        ordered_at=pd.to_datetime(naive["ordered_at"])
+        .dt.tz_localize("UTC")
+        .dt.tz_convert("America/New_York")
+    )
+    pd.testing.assert_frame_equal(
+        rfm(naive, as_of="2024-03-11"),
+        rfm(aware, as_of=pd.Timestamp("2024-03-11T05:00", tz="Europe/Paris")),
+    )
+
+
+def test_custom_column_names_and_anonymous_rows():
+    frame = _transactions().rename(
+        columns={"customer_id": "who", "order_id": "ref", "ordered_at": "when", "amount": "paid"}
+    )
+    frame.loc[len(frame)] = [None, 99, "2024-03-10", 1000.0]  # a sale without a customer
+    table = rfm(
+        frame, "2024-03-11", customer_col="who", order_col="ref", date_col="when", amount_col="paid"
+    )
+    assert table.index.name == "who"
+    assert table["monetary_total"].tolist() == [45.0, 100.0, 10.0]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda f: f.drop(columns="amount"), "amount"),
+        (lambda f: f.assign(amount=[1.0, None, 1.0, 1.0, 1.0, 1.0]), "amount"),
+        (lambda f: f.assign(ordered_at=["x"] * 6), "ordered_at"),
+        (lambda f: f.assign(order_id=[1, None, 2, 3, 4, 5]), "order_id"),
+    ],
+)
+@pytest.mark.filterwarnings("ignore:Could not infer format")  # pandas, on the "x" dates
+def test_bad_transactions_are_rejected(change, message):
+    with pytest.raises(ValueError, match=message):
+        rfm(change(_transactions()), as_of="2024-03-11")
+
+
+def test_scores_by_hand():
+    values = pd.Series([5, 1, 3, 3, 9, 0, 7, 2, 8, 4], index=list("abcdefghij"))
+    # Ranks f1 b2 h3 c4 d5 j6 a7 g8 i9 e10; score ceil(5 * rank / 10). The tie c = d = 3 goes
+    # in row order: c ranks below d.
+    assert quintile_scores(values).tolist() == [4, 1, 2, 3, 5, 1, 4, 2, 5, 3]
+    # Lower is better (recency): the smallest values score 5; again c ranks below d.
+    assert quintile_scores(values, higher_is_better=False).tolist() == [
+        2,
+        5,
+        3,
+        4,
+        1,
+        5,
+        2,
+        4,
+        1,
+        3,
+    ]
+    assert quintile_scores(pd.Series([42.0])).tolist() == [5]
+    assert quintile_scores(pd.Series([1, 1, 1, 1, 1, 1, 1, 1, 1, 1])).tolist() == [
+        1, 1, 2, 2, 3, 3, 4, 4, 5, 5,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_scores_equal_pandas_qcut_of_first_ranks(seed):
+    rng = np.random.default_rng(seed)
+    n = 4000
+    frame = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 500, n),
+            "order_id": np.arange(n),
+            "ordered_at": pd.Timestamp("2023-01-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 700, n), unit="D"),
+            "amount": rng.gamma(2.0, 40.0, n).round(2),
+        }
+    )
+    table = rfm(frame, as_of="2024-12-31")
+    # pd.qcut of the ranks and ceil(5 i / n) make the same bins when five divides n.
+    table = table.iloc[: len(table) - len(table) % 5]
+    assert len(table) >= 490
+
+    def qcut(series, ascending=True):
+        ranks = series.rank(method="first", ascending=ascending)
+        return pd.qcut(ranks, 5, labels=False).astype(np.int64) + 1
+
+    rescored = pd.DataFrame(
+        {
+            "r": quintile_scores(table["recency"], higher_is_better=False),
+            "f": quintile_scores(table["frequency"]),
+            "m": quintile_scores(table["monetary_total"]),
+        }
+    )
+    assert rescored["r"].tolist() == qcut(table["recency"], ascending=False).tolist()
+    assert rescored["f"].tolist() == qcut(table["frequency"]).tolist()
+    assert rescored["m"].tolist() == qcut(table["monetary_total"]).tolist()
+
+    grouped = frame.groupby("customer_id")
+    full = rfm(frame, as_of="2024-12-31")
+    last = grouped["ordered_at"].max()
+    assert full["recency"].tolist() == (
+        (pd.Timestamp("2024-12-31", tz="UTC") - last.dt.floor("D")).dt.days.tolist()
+    )
+    assert full["frequency"].tolist() == grouped["order_id"].nunique().tolist()
+    np.testing.assert_allclose(full["monetary_total"], grouped["amount"].sum(), rtol=1e-12)
+    assert (
+        full["rfm_score"] == full[["r_score", "f_score", "m_score"]].astype(str).sum(axis=1)
+    ).all()
+    # Quintiles hold a fifth of the customers each (give or take one).
+    for column in ("r_score", "f_score", "m_score"):
+        sizes = full[column].value_counts().sort_index()
+        assert sizes.index.tolist() == [1, 2, 3, 4, 5]
+        assert sizes.max() - sizes.min() <= 1
+    # The most recent customers score 5.
+    assert full.loc[full["recency"].idxmin(), "r_score"] == 5
+    assert full.loc[full["recency"].idxmax(), "r_score"] == 1
