@@ -115,6 +115,7 @@ def settings(tmp_path: Path, db: Database) -> Settings:
         data_dir=tmp_path / "data",
         database_url=db.url,
         secret_key=SecretStr("test-secret-" + secrets.token_hex(8)),
+        worker_in_process=False,
     )
 
 

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = Field(
         default=None, description="Force the Secure cookie flag; by default set on HTTPS requests."
     )
+    worker_in_process: bool | None = Field(
+        default=None,
+        description="Run background jobs inside the web process; by default on with SQLite.",
+    )
     base_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
 
@@ -44,6 +48,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def runs_worker_in_process(self) -> bool:
+        return self.worker_in_process if self.worker_in_process is not None else self.is_sqlite
 
     def resolved_secret_key(self) -> str:
         """The configured key, else one generated once and kept (mode 0600) in the data dir."""

@@ -12,6 +12,7 @@ from patron.cli.common import command, print_json, settings, stderr
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("serve")(serve)
+    app.command("worker")(worker)
 
 
 @command
@@ -113,3 +114,27 @@ def serve(
         proxy_headers=True,
         log_level=config.log_level.lower(),
     )
+
+
+@command
+def worker(
+    once: Annotated[
+        bool, typer.Option("--once", help="Run the jobs that are ready, then stop.")
+    ] = False,
+) -> None:
+    """Run background jobs (analysis runs, …). Run several beside the API in production."""
+    from patron.db.engine import Database
+    from patron.worker.runner import Worker
+
+    db = Database(settings().resolved_database_url)
+    db.check()
+    runner = Worker(db)
+    if once:
+        done = runner.run_until_idle()
+        stderr.print(f"Ran {done} job(s).")
+        return
+    stderr.print(f"Worker {runner.worker_id} is waiting for jobs (Ctrl-C stops it).")
+    try:
+        runner.run_forever()
+    except KeyboardInterrupt:
+        runner.stop()
