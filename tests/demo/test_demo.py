@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC
@@ -18,8 +19,9 @@ from sqlalchemy.engine import make_url
 
 from patron.db import migrate
 from patron.db.engine import Database
-from patron.db.models import Base, Event
+from patron.db.models import Base, Event, PipelineStage, Team
 from patron.demo import DEFAULT_AS_OF, DEMO_EVENT, DemoAlreadyLoaded, DemoSummary, generate
+from patron.demo.reference import COUNTRIES
 from patron.security.passwords import verify_password
 
 CUSTOMERS = 300
@@ -282,6 +284,33 @@ def test_records_point_where_a_real_crm_would(loaded: tuple[Database, DemoSummar
     assert targets["team_id"].notna().any()
 
 
+def test_nothing_happens_before_a_customer_exists_or_after_as_of(
+    loaded: tuple[Database, DemoSummary],
+) -> None:
+    database, _ = loaded
+    end = (pd.Timestamp(DEFAULT_AS_OF) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    checks = {
+        "order": ('"order"', "ordered_at"),
+        "ticket": ("ticket", "opened_at"),
+        "activity": ("activity", "occurred_at"),
+        "deal": ("deal", "created_at"),
+        "segment_member": ("segment_member", "added_at"),
+        "campaign_member": ("campaign_member", "created_at"),
+    }
+    for name, (table, column) in checks.items():
+        early = _frame(
+            database,
+            f"SELECT count(*) AS n FROM {table} x JOIN customer c ON c.id = x.customer_id "
+            f"WHERE x.{column} < c.created_at",
+        )
+        late = _frame(database, f"SELECT count(*) AS n FROM {table} WHERE {column} >= '{end}'")
+        assert early["n"][0] == 0, name
+        assert late["n"][0] == 0, name
+    for table in ("customer", '"order"', "ticket", "deal", "activity", "campaign_member"):
+        stale = _frame(database, f"SELECT count(*) AS n FROM {table} WHERE updated_at < created_at")
+        assert stale["n"][0] == 0, table
+
+
 def test_ids_are_uuid7_stamped_with_the_creation_time(
     loaded: tuple[Database, DemoSummary],
 ) -> None:
@@ -325,6 +354,78 @@ def test_a_second_load_is_refused_and_changes_nothing(
         )
 
 
+def test_existing_teams_and_stages_are_reused(tmp_path: Path) -> None:
+    fresh = _fresh(tmp_path / "fresh.db")
+    used = _fresh(tmp_path / "used.db")
+    try:
+        with used.unit_of_work() as session:
+            team = Team(name="EMEA", description="Made by patron init")
+            stage = PipelineStage(name="Won", position=9, probability=100, is_won=True)
+            session.add_all([team, stage])
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("patron.demo.generator.hash_password", _cheap_hash)
+            generate(fresh, customers=60, seed=5)
+            summary = generate(used, customers=60, seed=5)
+        assert summary.counts["team"] == 2
+        assert summary.counts["pipeline_stage"] == 5
+        codes = ", ".join(f"'{country.code}'" for country in COUNTRIES if country.team == 1)
+        emea = _frame(used, f"SELECT count(*) AS n FROM customer WHERE country IN ({codes})")
+        in_team = _frame(
+            used, f"SELECT count(*) AS n FROM customer WHERE team_id = '{team.id.hex}'"
+        )
+        assert in_team["n"][0] == emea["n"][0] > 0
+        won = _frame(used, f"SELECT count(*) AS n FROM deal WHERE stage_id = '{stage.id.hex}'")
+        assert won["n"][0] > 0
+        # Everything else is the same load as in an empty database, ids included.
+        assert _dump(used)["order_line"] == _dump(fresh)["order_line"]
+    finally:
+        fresh.dispose()
+        used.dispose()
+
+
+def _indexes(database: Database) -> set[tuple[str, str]]:
+    with database.engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        ).all()
+    return {(name, sql) for name, sql in rows}
+
+
+def test_indexes_dropped_for_the_load_come_back_unchanged(
+    loaded: tuple[Database, DemoSummary], tmp_path: Path
+) -> None:
+    database, _ = loaded
+    empty = _fresh(tmp_path / "empty.db")
+    try:
+        expected = _indexes(empty)
+    finally:
+        empty.dispose()
+    assert len(expected) > 20
+    assert _indexes(database) == expected
+
+
+def test_a_failed_load_leaves_nothing_behind(tmp_path: Path) -> None:
+    database = _fresh(tmp_path / "failed.db")
+    expected = _indexes(database)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the disk is full")
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("patron.demo.generator.hash_password", _cheap_hash)
+            patch.setattr("patron.demo.engagement.make_deals", broken)
+            with pytest.raises(RuntimeError, match="disk is full"):
+                generate(database, customers=50)
+        with database.engine.connect() as connection:
+            for table in Base.metadata.sorted_tables:
+                count = connection.scalar(select(func.count()).select_from(table))
+                assert count == 0, table.name
+        assert _indexes(database) == expected
+    finally:
+        database.dispose()
+
+
 def test_the_cli_loads_once_and_prints_json(tmp_path: Path) -> None:
     import json
 
@@ -357,8 +458,15 @@ def test_the_cli_loads_once_and_prints_json(tmp_path: Path) -> None:
         assert {user["role"] for user in data["users"]} >= {"sales", "support", "manager"}
         assert all(len(user["password"]) >= 12 for user in data["users"])
         second = runner.invoke(app, ["demo", "--customers", "40"], env=env)
+        other = {**env, "PATRON_DATABASE_URL": f"sqlite:///{tmp_path / 'plain.db'}"}
+        plain = runner.invoke(app, ["demo", "--customers", "40"], env=other)
     assert second.exit_code == 1
     assert "already loaded" in second.output
+    assert plain.exit_code == 0, plain.output
+    # Every password is printed whole, on its own line, whatever the terminal width.
+    logins = re.findall(r"^ +(\S+@example\.com) +(\S+) +\w+", plain.stdout, re.MULTILINE)
+    assert len(logins) == len(data["users"])
+    assert all(len(password) == len(data["users"][0]["password"]) for _, password in logins)
 
 
 @pytest.mark.postgres

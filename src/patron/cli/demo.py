@@ -75,12 +75,17 @@ def print_summary(summary: DemoSummary, console: Console) -> None:
         f"{summary.customers:,} customers, seed {summary.seed}, data up to "
         f"{summary.as_of.isoformat()}, in {summary.seconds:.1f} s."
     )
-    users = Table(title="Staff accounts (passwords are shown only now)", title_justify="left")
-    for heading in ("email", "name", "role", "team", "password"):
-        users.add_column(heading)
+    # Plain lines, never a table: a narrow terminal must not cut a password short.
+    console.print("\nStaff accounts (the passwords are shown only now; note them down):")
+    width = max(len(user.email) for user in summary.users)
     for user in summary.users:
-        users.add_row(user.email, user.name, user.role, user.team or "-", user.password)
-    console.print(users)
+        where = f", {user.team}" if user.team else ""
+        console.print(
+            f"  {user.email.ljust(width)}  {user.password}  {user.role}{where}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _parse_date(value: str | None) -> date | None:

@@ -74,10 +74,11 @@ def init(
     else:
         stderr.print("Database ready; it already has users, so no admin was created.")
     if demo and new_database:
-        from patron.cli.demo import load_demo
+        from patron.cli.demo import load_demo, print_summary
 
         summary = load_demo(config, demo_customers, 42, stderr)
-        result["demo"] = getattr(summary, "counts", None)
+        print_summary(summary, stderr)
+        result["demo"] = summary.counts
     db.dispose()
     if json_output:
         print_json(result)

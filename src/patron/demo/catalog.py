@@ -301,6 +301,25 @@ BUNDLES: dict[str, tuple[tuple[str, float], ...]] = {
 }  # fmt: skip
 
 MAX_COMPANIONS = 4
+# Products that plug in or pair: the only ones a "will not turn on" ticket can be about.
+DEVICES = frozenset({
+    "mirrorless_camera", "dslr_camera", "compact_camera", "action_camera", "battery_charger",
+    "photo_printer", "ring_light", "drone",
+    "espresso_machine", "capsule_machine", "drip_coffee_maker", "coffee_grinder", "milk_frother",
+    "coffee_scale", "stand_mixer", "blender", "air_fryer", "toaster", "kettle", "kitchen_scale",
+    "headphones_nc", "earbuds", "bt_speaker", "soundbar", "turntable", "stereo_amplifier",
+    "usb_microphone", "headphone_dac", "party_speaker",
+    "laptop_13", "laptop_15", "usb_c_hub", "wireless_mouse", "keyboard", "monitor_27", "webcam",
+    "portable_ssd", "tablet", "stylus", "router", "power_bank",
+    "printer", "laser_printer", "shredder", "label_maker", "standing_desk", "desk_lamp",
+    "game_console", "controller", "gaming_headset", "charging_dock", "gaming_mouse",
+    "gaming_keyboard", "handheld_console", "vr_headset", "gaming_monitor", "capture_card",
+    "smart_speaker", "smart_display", "smart_plug", "smart_bulb", "video_doorbell",
+    "doorbell_chime", "indoor_camera", "outdoor_camera", "thermostat", "motion_sensor",
+    "door_sensor", "smart_lock", "robot_vacuum", "air_purifier", "mesh_wifi", "smart_hub",
+    "fitness_tracker", "smart_scale", "exercise_bike", "massage_gun",
+    "lawn_mower", "grass_trimmer", "tool_battery", "camping_lantern", "headlamp",
+})  # fmt: skip
 CATEGORY_NAMES = tuple(CATEGORIES)
 SKU_PREFIXES = ("PHO", "COF", "KIT", "AUD", "CMP", "OFF", "GAM", "SMH", "FIT", "OUT")
 
@@ -316,6 +335,7 @@ class Catalogue:
     price_minor: np.ndarray  # int64, today's price
     popularity: np.ndarray  # float
     consumable: np.ndarray  # bool
+    device: np.ndarray  # bool: can break, pair, need firmware
     anchors: np.ndarray  # (bundles,) product index
     companions: np.ndarray  # (bundles, MAX_COMPANIONS) product index, -1 for none
     companion_rates: np.ndarray  # (bundles, MAX_COMPANIONS) probability, 0 for none
@@ -344,8 +364,8 @@ def build_catalogue() -> Catalogue:
             popularity.append(weight)
             consumable.append("c" in flags)
     index = {key: i for i, key in enumerate(keys)}
-    if len(index) != len(keys):
-        raise ValueError("duplicate product keys in the demo catalogue")
+    if len(index) != len(keys) or not set(index) >= DEVICES:
+        raise ValueError("duplicate or unknown product keys in the demo catalogue")
     anchors = np.array([index[anchor] for anchor in BUNDLES], dtype=np.int64)
     companions = np.full((len(BUNDLES), MAX_COMPANIONS), -1, dtype=np.int64)
     rates = np.zeros((len(BUNDLES), MAX_COMPANIONS))
@@ -362,6 +382,7 @@ def build_catalogue() -> Catalogue:
         price_minor=np.array(price, dtype=np.int64),
         popularity=np.array(popularity, dtype=np.float64),
         consumable=np.array(consumable, dtype=bool),
+        device=np.array([key in DEVICES for key in keys]),
         anchors=anchors,
         companions=companions,
         companion_rates=rates,

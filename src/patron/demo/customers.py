@@ -41,7 +41,7 @@ CHURNED_TYPES = (AT_RISK, LAPSED)
 
 PERSON_SHARE = (6, 14, 22, 8, 9, 11, 20, 6, 4)
 COMPANY_SHARE = (15, 30, 20, 5, 10, 10, 5, 3, 2)
-ORDERS_PER_YEAR = (7.8, 3.1, 1.0, 4.0, 4.3, 2.2, 0.0, 0.0, 0.0)
+ORDERS_PER_YEAR = (7.0, 2.8, 0.9, 3.6, 3.9, 2.0, 0.0, 0.0, 0.0)
 MIN_ORDERS = (8, 3, 2, 1, 3, 2, 1, 0, 0)
 MAX_ORDERS = 90
 COMPANY_SHARE_OF_CUSTOMERS = 0.07
@@ -75,7 +75,6 @@ class CustomerPlan:
     team: np.ndarray
     interest: np.ndarray  # preferred category
     spend: np.ndarray  # basket-size factor
-    window_end_day: np.ndarray  # last day they might buy (churn date for churners)
     created_us: np.ndarray
     order_counts: np.ndarray
 
@@ -167,7 +166,6 @@ def draw_customers(
         team=team[order_of],
         interest=interest[order_of],
         spend=spend[order_of],
-        window_end_day=end_day[order_of],
         created_us=created[order_of],
         order_counts=counts[order_of],
     )
@@ -248,12 +246,16 @@ def customer_rows(
         c = COUNTRIES[countries[i]]
         word = COMPANY_WORDS[rng.integers(len(COMPANY_WORDS))]
         noun, industry = COMPANY_KINDS[rng.integers(len(COMPANY_KINDS))]
-        name = f"{word} {noun}"
-        if name in taken:
-            name = f"{word} {noun} {c.cities[city[i]].name}"
-        while name in taken:
-            other = COMPANY_WORDS[rng.integers(len(COMPANY_WORDS))]
-            name = f"{word} & {other} {noun} {rng.integers(2, 100)}"
+        others = [COMPANY_WORDS[k] for k in rng.integers(len(COMPANY_WORDS), size=3)]
+        place_name = c.cities[city[i]].name
+        candidates = [f"{word} {noun}", f"{word} {noun} {place_name}"]
+        candidates += [f"{word} {other} {noun}" for other in others if other != word]
+        candidates += [f"{word} {other} {noun} {place_name}" for other in others if other != word]
+        name = next((candidate for candidate in candidates if candidate not in taken), "")
+        number = 2
+        while not name or name in taken:
+            name = f"{word} {noun} {number}"
+            number += 1
         taken.add(name)
         names[i] = f"{name} {c.company_suffixes[rng.integers(len(c.company_suffixes))]}"
         slugs[i] = _ascii(name)
@@ -304,9 +306,12 @@ def customer_rows(
             names[i] = f"{first} {last}"
             given, family = _ascii(first), _ascii(last)
             local = (
-                f"{given}.{family}", f"{given}{family}", f"{given[:1]}{family}",
-                f"{given}_{family}", f"{family}.{given}",
-            )[int(r[1] * 5)]  # fmt: skip
+                f"{given}.{family}",
+                f"{given}{family}",
+                f"{given[:1]}{family}",
+                f"{given}_{family}",
+                f"{family}.{given}",
+            )[int(r[1] * 5)]
             employer = int(company_id[i])
             if employer >= 0:
                 domain = f"{slugs[employer]}.example.com"

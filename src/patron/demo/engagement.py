@@ -20,6 +20,8 @@ from patron.demo.texts import (
     DEAL_TOUCHES,
     LEAD_TOUCHES,
     LOST_REASONS,
+    PRODUCT_QUESTIONS,
+    TECHNICAL,
     TICKET_REPLIES,
     TICKET_REPLY_BODIES,
     TICKET_TOPICS,
@@ -62,7 +64,8 @@ def make_tickets(
     user_ids: list[str],
     support_by_team: list[list[int]],
     product_names: tuple[str, ...],
-    country_codes: list[str],
+    devices: np.ndarray,
+    country_names: list[str],
     timeline: Timeline,
     rng: np.random.Generator,
 ) -> Tickets:
@@ -132,19 +135,25 @@ def make_tickets(
     )
     assignee[~answered & (rng.random(n) < 0.3)] = -1
 
+    # What the ticket is about: the priciest product of the order, or any product for presales.
+    product = np.where(order >= 0, book.main_product[np.maximum(order, 0)],
+                       rng.integers(0, len(product_names), n))  # fmt: skip
+    numbers = book.number(np.maximum(order, 0))
     subjects: list[str] = []
     descriptions: list[str] = []
-    text_draws = rng.integers(0, 1 << 30, size=(n, 2))
+    picks = rng.integers(0, 1 << 30, size=n)
     for i in range(n):
-        _, _, _, _, subject_options, description_options = TICKET_TOPICS[topic[i]]
-        o = order[i]
-        subject = subject_options[text_draws[i, 0] % len(subject_options)].format(
-            order=book.number(np.array([o]))[0] if o >= 0 else "",
-            product=product_names[book.first_product[o]] if o >= 0 else "your product",
-            country=country_codes[customer[i]],
-        )
-        subjects.append(subject)
-        descriptions.append(description_options[text_draws[i, 1] % len(description_options)])
+        pairs = TICKET_TOPICS[topic[i]][4]
+        if topic[i] == TECHNICAL and not devices[product[i]]:
+            pairs = PRODUCT_QUESTIONS
+        subject, description = pairs[picks[i] % len(pairs)]
+        fields = {
+            "order": numbers[i],
+            "product": product_names[product[i]],
+            "country": country_names[customer[i]],
+        }
+        subjects.append(subject.format(**fields))
+        descriptions.append(description.format(**fields))
 
     by_time = np.argsort(opened, kind="stable")
     last_change = np.where(resolved, resolve, np.where(answered, first, opened))
@@ -259,10 +268,14 @@ def make_deals(
         titles.append(offers[picks[i, 0] % len(offers)].format(k=seats[i]))
     stage_id = [stages[s][0] for s in stage_names]
     probability = [stages[s][1] for s in stage_names]
-    won_reason = [WON_REASONS[p % len(WON_REASONS)] if w else None
-                  for p, w in zip(picks[:, 1], won, strict=True)]  # fmt: skip
-    lost_reason = [LOST_REASONS[p % len(LOST_REASONS)] if lo else None
-                   for p, lo in zip(picks[:, 1], lost, strict=True)]  # fmt: skip
+    won_reason = [
+        WON_REASONS[p % len(WON_REASONS)] if w else None
+        for p, w in zip(picks[:, 1], won, strict=True)
+    ]
+    lost_reason = [
+        LOST_REASONS[p % len(LOST_REASONS)] if lo else None
+        for p, lo in zip(picks[:, 1], lost, strict=True)
+    ]
     updated = np.where(closed, close, np.minimum(created + cycle // 3, end - 1))
     updated = np.maximum(updated, created)
     deal_owner = owner[customer]
@@ -314,25 +327,38 @@ def make_activities(
     t = np.repeat(np.flatnonzero(with_reply), rng.integers(1, 3, int(with_reply.sum())))
     kinds = rng.integers(0, len(TICKET_REPLIES), len(t))
     span = np.maximum(tickets.end_us[t] - tickets.opened_us[t], US_PER_MINUTE)
-    parts.append({
-        "customer": tickets.customer[t],
-        "when": tickets.opened_us[t] + (rng.random(len(t)) * span).astype(np.int64),
-        "user": tickets.assignee[t],
-        "type": [TICKET_REPLIES[k][0] for k in kinds],
-        "direction": [TICKET_REPLIES[k][1] for k in kinds],
-        "subject": [TICKET_REPLIES[k][2].format(subject=tickets.subjects[i])[:300]
-                    for k, i in zip(kinds, t, strict=True)],
-        "body": [TICKET_REPLY_BODIES[k] for k in rng.integers(0, len(TICKET_REPLY_BODIES), len(t))],
-        "deal": np.full(len(t), -1),
-        "ticket": t,
-    })  # fmt: skip
+    parts.append(
+        {
+            "customer": tickets.customer[t],
+            "when": tickets.opened_us[t] + (rng.random(len(t)) * span).astype(np.int64),
+            "user": tickets.assignee[t],
+            "type": [TICKET_REPLIES[k][0] for k in kinds],
+            "direction": [TICKET_REPLIES[k][1] for k in kinds],
+            "subject": [
+                TICKET_REPLIES[k][2].format(subject=tickets.subjects[i])[:300]
+                for k, i in zip(kinds, t, strict=True)
+            ],
+            "body": [
+                TICKET_REPLY_BODIES[k] for k in rng.integers(0, len(TICKET_REPLY_BODIES), len(t))
+            ],
+            "deal": np.full(len(t), -1),
+            "ticket": t,
+        }
+    )
 
     # Two to six touches per deal, by its owner, between opening and closing.
     d = np.repeat(np.arange(len(deals.customer)), rng.integers(2, 7, len(deals.customer)))
     span = np.maximum(deals.end_us[d] - deals.created_us[d], US_PER_HOUR)
-    parts.append(_touches(DEAL_TOUCHES, deals.customer[d],
-                          deals.created_us[d] + (rng.random(len(d)) * span).astype(np.int64),
-                          deals.owner[d], rng, deal=d))  # fmt: skip
+    parts.append(
+        _touches(
+            DEAL_TOUCHES,
+            deals.customer[d],
+            deals.created_us[d] + (rng.random(len(d)) * span).astype(np.int64),
+            deals.owner[d],
+            rng,
+            deal=d,
+        )
+    )
 
     # Relationship touches by the owner: companies and good customers get most attention,
     # and lapsed customers get win-back attempts after they stopped buying.

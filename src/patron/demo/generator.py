@@ -59,9 +59,9 @@ from patron.db.models import (
 from patron.demo import customers as customer_module
 from patron.demo import engagement
 from patron.demo import marketing as marketing_module
-from patron.demo.catalog import CATEGORY_NAMES, DESCRIPTIONS, build_catalogue
+from patron.demo.catalog import CATEGORY_NAMES, DESCRIPTIONS, Catalogue, build_catalogue
 from patron.demo.orders import BasketMaker, book_orders, order_chunks
-from patron.demo.reference import COUNTRIES, TEAMS, USERS
+from patron.demo.reference import COUNTRIES, COUNTRY_NAMES, TEAMS, USERS
 from patron.demo.timeline import Timeline
 from patron.demo.vectors import US_PER_DAY, US_PER_MINUTE, datetime_text, uuid7_hex
 from patron.demo.writer import BulkWriter, prefetch
@@ -110,7 +110,7 @@ class DemoUser:
     name: str
     role: str
     team: str | None
-    password: str
+    password: str = field(repr=False)  # shown once by the CLI, never logged
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,6 @@ class DemoSummary:
     customers: int
     as_of: date
     seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -155,8 +154,7 @@ def generate(
         return _load(target, customers=customers, seed=seed, as_of=as_of, progress=progress)
     engine = target.engine if isinstance(target, Database) else target
     with Session(engine.execution_options(**{WRITE_OPTION: True})) as session, session.begin():
-        summary = _load(session, customers=customers, seed=seed, as_of=as_of,
-                        progress=progress)  # fmt: skip
+        summary = _load(session, customers=customers, seed=seed, as_of=as_of, progress=progress)
     return summary
 
 
@@ -213,8 +211,9 @@ def _load(
     writer = BulkWriter(session.connection())
     try:
         with writer.fast_sqlite(), writer.deferred_indexes(BULK_TABLES):
-            summary_users = _load_rows(session, writer, customers, seed, timeline, catalogue,
-                                       report)  # fmt: skip
+            summary_users = _load_rows(
+                session, writer, customers, seed, timeline, catalogue, report
+            )
             report("Building indexes", 0.98)
     except IntegrityError as exc:
         raise Conflict(
@@ -266,43 +265,66 @@ class _Setup:
 def _write_setup(
     session: Session,
     writer: BulkWriter,
-    catalogue: Any,
+    catalogue: Catalogue,
     hashes: list[Future[str]],
     passwords: list[str],
     setup_us: int,
     ids: np.random.Generator,
 ) -> _Setup:
     """Teams, staff, pipeline stages and products; existing teams and stages are reused."""
-    existing_teams = {name: team_id.hex for name, team_id in session.execute(
-        select(Team.name, Team.id))}  # fmt: skip
-    new_teams = [(name, text) for name, text in TEAMS if name not in existing_teams]
-    fresh = uuid7_hex(setup_us + np.arange(len(new_teams)) * US_PER_MINUTE, ids)
+    existing_teams = {
+        name: team_id.hex for name, team_id in session.execute(select(Team.name, Team.id))
+    }
+    # Ids are drawn for every team and stage, used or not, so that the ids of everything
+    # after them do not depend on what the database already held.
+    all_team_ids = uuid7_hex(setup_us + np.arange(len(TEAMS)) * US_PER_MINUTE, ids)
+    new = [i for i, (name, _) in enumerate(TEAMS) if name not in existing_teams]
+    new_teams = [TEAMS[i] for i in new]
+    fresh = all_team_ids[new]
     known = {**existing_teams, **{row[0]: str(i) for row, i in zip(new_teams, fresh, strict=True)}}
     team_ids = [known[name] for name, _ in TEAMS]
     stamp = datetime_text(np.full(len(new_teams), setup_us))
-    writer.insert(Team.__table__, {
-        "id": fresh, "name": [row[0] for row in new_teams],
-        "description": [row[1] for row in new_teams],
-        "created_at": stamp, "updated_at": stamp, "version": [1] * len(new_teams),
-    })  # fmt: skip
+    writer.insert(
+        Team.__table__,
+        {
+            "id": fresh,
+            "name": [row[0] for row in new_teams],
+            "description": [row[1] for row in new_teams],
+            "created_at": stamp,
+            "updated_at": stamp,
+            "version": [1] * len(new_teams),
+        },
+    )
 
     staff = _staff()
     user_times = setup_us + US_PER_DAY + np.arange(len(staff)) * US_PER_MINUTE
     user_ids = [str(u) for u in uuid7_hex(user_times, ids)]
     stamp = datetime_text(user_times)
-    writer.insert(User.__table__, {
-        "id": user_ids, "email": [s[0] for s in staff], "name": [s[1] for s in staff],
-        "role": [s[2] for s in staff],
-        "team_id": [team_ids[s[3]] if s[3] is not None else None for s in staff],
-        "password_hash": [future.result() for future in hashes],
-        "is_active": [True] * len(staff),
-        "created_at": stamp, "updated_at": stamp, "version": [1] * len(staff),
-    })  # fmt: skip
+    writer.insert(
+        User.__table__,
+        {
+            "id": user_ids,
+            "email": [s[0] for s in staff],
+            "name": [s[1] for s in staff],
+            "role": [s[2] for s in staff],
+            "team_id": [team_ids[s[3]] if s[3] is not None else None for s in staff],
+            "password_hash": [future.result() for future in hashes],
+            "is_active": [True] * len(staff),
+            "created_at": stamp,
+            "updated_at": stamp,
+            "version": [1] * len(staff),
+        },
+    )
     users = [
-        DemoUser(email=s[0], name=s[1], role=s[2],
-                 team=TEAMS[s[3]][0] if s[3] is not None else None, password=password)
+        DemoUser(
+            email=s[0],
+            name=s[1],
+            role=s[2],
+            team=TEAMS[s[3]][0] if s[3] is not None else None,
+            password=password,
+        )
         for s, password in zip(staff, passwords, strict=True)
-    ]  # fmt: skip
+    ]
 
     stages = {
         name: (stage_id.hex, probability)
@@ -310,28 +332,46 @@ def _write_setup(
             select(PipelineStage.name, PipelineStage.id, PipelineStage.probability)
         )
     }
-    missing = [row for row in PIPELINE_STAGES if row[0] not in stages]
-    stage_ids = uuid7_hex(setup_us + np.arange(len(missing)) * US_PER_MINUTE, ids)
+    all_stage_ids = uuid7_hex(setup_us + np.arange(len(PIPELINE_STAGES)) * US_PER_MINUTE, ids)
+    wanted = [i for i, row in enumerate(PIPELINE_STAGES) if row[0] not in stages]
+    missing = [PIPELINE_STAGES[i] for i in wanted]
+    stage_ids = all_stage_ids[wanted]
     stamp = datetime_text(np.full(len(missing), setup_us))
-    writer.insert(PipelineStage.__table__, {
-        "id": stage_ids, "name": [m[0] for m in missing], "position": [m[1] for m in missing],
-        "probability": [m[2] for m in missing], "is_won": [m[3] for m in missing],
-        "is_lost": [m[4] for m in missing],
-        "created_at": stamp, "updated_at": stamp, "version": [1] * len(missing),
-    })  # fmt: skip
+    writer.insert(
+        PipelineStage.__table__,
+        {
+            "id": stage_ids,
+            "name": [m[0] for m in missing],
+            "position": [m[1] for m in missing],
+            "probability": [m[2] for m in missing],
+            "is_won": [m[3] for m in missing],
+            "is_lost": [m[4] for m in missing],
+            "created_at": stamp,
+            "updated_at": stamp,
+            "version": [1] * len(missing),
+        },
+    )
     stages.update({m[0]: (str(i), m[2]) for m, i in zip(missing, stage_ids, strict=True)})
 
     product_times = setup_us + 2 * US_PER_DAY + np.arange(catalogue.size) * US_PER_MINUTE
     product_ids = uuid7_hex(product_times, ids)
     stamp = datetime_text(product_times)
-    writer.insert(Product.__table__, {
-        "id": product_ids, "sku": catalogue.skus, "name": catalogue.names,
-        "category": [CATEGORY_NAMES[c] for c in catalogue.category],
-        "description": [DESCRIPTIONS[CATEGORY_NAMES[c]] for c in catalogue.category],
-        "price_minor": catalogue.price_minor, "currency": ["USD"] * catalogue.size,
-        "is_active": [True] * catalogue.size,
-        "created_at": stamp, "updated_at": stamp, "version": [1] * catalogue.size,
-    })  # fmt: skip
+    writer.insert(
+        Product.__table__,
+        {
+            "id": product_ids,
+            "sku": catalogue.skus,
+            "name": catalogue.names,
+            "category": [CATEGORY_NAMES[c] for c in catalogue.category],
+            "description": [DESCRIPTIONS[CATEGORY_NAMES[c]] for c in catalogue.category],
+            "price_minor": catalogue.price_minor,
+            "currency": ["USD"] * catalogue.size,
+            "is_active": [True] * catalogue.size,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "version": [1] * catalogue.size,
+        },
+    )
     return _Setup(team_ids, user_ids, stages, product_ids, users)
 
 
@@ -341,7 +381,7 @@ def _load_rows(
     n_customers: int,
     seed: int,
     timeline: Timeline,
-    catalogue: Any,
+    catalogue: Catalogue,
     report: Callable[[str, float], None],
 ) -> list[DemoUser]:
     def stream(name: str) -> np.random.Generator:
@@ -349,10 +389,13 @@ def _load_rows(
 
     ids = stream("ids")
     staff = _staff()
-    reps_by_team = [[u for u, s in enumerate(staff) if s[3] == t and s[2] == "sales"]
-                    for t in range(len(TEAMS))]  # fmt: skip
-    support_by_team = [[u for u, s in enumerate(staff) if s[3] == t and s[2] == "support"]
-                       for t in range(len(TEAMS))]  # fmt: skip
+    reps_by_team = [
+        [u for u, s in enumerate(staff) if s[3] == t and s[2] == "sales"] for t in range(len(TEAMS))
+    ]
+    support_by_team = [
+        [u for u, s in enumerate(staff) if s[3] == t and s[2] == "support"]
+        for t in range(len(TEAMS))
+    ]
 
     # Argon2 is slow on purpose: hash on other cores while the customers are planned.
     passwords = [generate_password() for _ in staff]
@@ -368,25 +411,32 @@ def _load_rows(
         np.minimum.at(first_order, book.customer, book.time_us)
         np.maximum.at(last_order, book.customer, book.time_us)
         rows = customer_module.customer_rows(
-            plan, first_orders=first_order, last_orders=last_order, reps_by_team=reps_by_team,
-            timeline=timeline, rng=stream("rows"),
-        )  # fmt: skip
+            plan,
+            first_orders=first_order,
+            last_orders=last_order,
+            reps_by_team=reps_by_team,
+            timeline=timeline,
+            rng=stream("rows"),
+        )
         report("Writing staff and products", 0.06)
-        setup = _write_setup(session, writer, catalogue, hashes, passwords,
-                             timeline.start_us - 60 * US_PER_DAY, ids)  # fmt: skip
+        setup = _write_setup(
+            session, writer, catalogue, hashes, passwords, timeline.start_us - 60 * US_PER_DAY, ids
+        )
     user_ids, team_ids = setup.user_ids, setup.team_ids
 
     customer_ids = uuid7_hex(plan.created_us, ids)
     columns: dict[str, Any] = dict(rows.columns)
-    columns.update({
-        "id": customer_ids,
-        "company_id": [customer_ids[c] if c >= 0 else None for c in rows.company],
-        "owner_id": [user_ids[o] for o in rows.owner],
-        "team_id": [team_ids[t] for t in plan.team],
-        "created_at": datetime_text(plan.created_us),
-        "updated_at": datetime_text(rows.updated_us),
-        "version": np.ones(plan.size, dtype=np.int64),
-    })  # fmt: skip
+    columns.update(
+        {
+            "id": customer_ids,
+            "company_id": [customer_ids[c] if c >= 0 else None for c in rows.company],
+            "owner_id": [user_ids[o] for o in rows.owner],
+            "team_id": [team_ids[t] for t in plan.team],
+            "created_at": datetime_text(plan.created_us),
+            "updated_at": datetime_text(rows.updated_us),
+            "version": np.ones(plan.size, dtype=np.int64),
+        }
+    )
     report("Writing customers", 0.08)
     writer.insert(Customer.__table__, columns)
     del columns
@@ -396,47 +446,85 @@ def _load_rows(
     revenue = np.zeros((len(staff), months), dtype=np.int64)
     baskets = BasketMaker(catalogue, timeline)
     written = 0
-    chunks = order_chunks(book, plan, customer_ids, rows.owner, baskets, timeline, seed,
-                          STREAMS["lines"], setup.product_ids)  # fmt: skip
+    chunks = order_chunks(
+        book,
+        plan,
+        customer_ids,
+        rows.owner,
+        baskets,
+        timeline,
+        seed,
+        STREAMS["lines"],
+        setup.product_ids,
+    )
     for chunk in prefetch(chunks):
         writer.insert(Order.__table__, chunk.orders)
         writer.insert(OrderLine.__table__, chunk.lines)
-        np.add.at(revenue, (chunk.revenue_owner, chunk.revenue_month - first_month),
-                  chunk.revenue_minor)  # fmt: skip
+        np.add.at(
+            revenue, (chunk.revenue_owner, chunk.revenue_month - first_month), chunk.revenue_minor
+        )
         written += len(chunk.orders["id"])
         report("Writing orders", 0.12 + 0.6 * written / max(book.size, 1))
 
     report("Writing tickets", 0.72)
     tickets = engagement.make_tickets(
-        plan, book, customer_ids=customer_ids, user_ids=user_ids,
-        support_by_team=support_by_team, product_names=catalogue.names,
-        country_codes=[COUNTRIES[c].code for c in plan.country], timeline=timeline,
+        plan,
+        book,
+        customer_ids=customer_ids,
+        user_ids=user_ids,
+        support_by_team=support_by_team,
+        product_names=catalogue.names,
+        devices=catalogue.device,
+        country_names=[COUNTRY_NAMES[COUNTRIES[c].code] for c in plan.country],
+        timeline=timeline,
         rng=stream("tickets"),
-    )  # fmt: skip
+    )
     ticket_ids = uuid7_hex(tickets.opened_us, ids)
     writer.insert(Ticket.__table__, {"id": ticket_ids, **tickets.columns})
     report("Writing deals", 0.8)
     deals = engagement.make_deals(
-        plan, customer_ids=customer_ids, owner=rows.owner, industries=rows.industry,
-        user_ids=user_ids, stages=setup.stages, timeline=timeline, rng=stream("deals"),
-    )  # fmt: skip
+        plan,
+        customer_ids=customer_ids,
+        owner=rows.owner,
+        industries=rows.industry,
+        user_ids=user_ids,
+        stages=setup.stages,
+        timeline=timeline,
+        rng=stream("deals"),
+    )
     deal_ids = uuid7_hex(deals.created_us, ids)
     writer.insert(Deal.__table__, {"id": deal_ids, **deals.columns})
     report("Writing activities", 0.84)
     activities = engagement.make_activities(
-        plan, tickets, deals, customer_ids=customer_ids, ticket_ids=ticket_ids,
-        deal_ids=deal_ids, owner=rows.owner, user_ids=user_ids, timeline=timeline,
+        plan,
+        tickets,
+        deals,
+        customer_ids=customer_ids,
+        ticket_ids=ticket_ids,
+        deal_ids=deal_ids,
+        owner=rows.owner,
+        user_ids=user_ids,
+        timeline=timeline,
         rng=stream("activities"),
-    )  # fmt: skip
+    )
     activity_ids = uuid7_hex(_times_of(activities["occurred_at"]), ids)
     writer.insert(Activity.__table__, {"id": activity_ids, **activities})
 
     report("Writing sales targets", 0.93)
     reps = sorted(u for team in reps_by_team for u in team)
-    writer.insert(SalesTarget.__table__, marketing_module.sales_targets(
-        revenue, first_month, reps=reps, reps_by_team=reps_by_team, user_ids=user_ids,
-        team_ids=team_ids, timeline=timeline, rng=stream("targets"),
-    ))  # fmt: skip
+    writer.insert(
+        SalesTarget.__table__,
+        marketing_module.sales_targets(
+            revenue,
+            first_month,
+            reps=reps,
+            reps_by_team=reps_by_team,
+            user_ids=user_ids,
+            team_ids=team_ids,
+            timeline=timeline,
+            rng=stream("targets"),
+        ),
+    )
 
     report("Writing segments and campaigns", 0.96)
     coffee = CATEGORY_NAMES.index("Coffee & Espresso")

@@ -221,12 +221,13 @@ def marketing(
         if status == "draft":
             continue
         start_us = to_us(starts)
+        chosen_by = campaign_created[c]  # the audience is picked when the campaign is set up
         if segment is None:
-            pool = np.flatnonzero(audience.created_us < start_us)
+            pool = np.flatnonzero(audience.created_us < chosen_by)
             pool = pool[rng.random(len(pool)) < 0.04]
         else:
             in_segment = customer_of[seg_of == segment_index[segment]]
-            pool = np.sort(in_segment[audience.created_us[in_segment] < start_us])
+            pool = np.sort(in_segment[audience.created_us[in_segment] < chosen_by])
         n = len(pool)
         u = rng.random(n)
         responded = u < response

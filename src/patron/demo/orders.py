@@ -49,7 +49,7 @@ class OrderBook:
     time_us: np.ndarray
     status: np.ndarray
     total_minor: np.ndarray  # filled in as chunks are generated
-    first_product: np.ndarray  # filled in as chunks are generated
+    main_product: np.ndarray  # the priciest line's product, filled in chunk by chunk
     line_count: np.ndarray
 
     @property
@@ -79,17 +79,19 @@ def book_orders(
     refunded = (u >= 0.9) & (u < 0.9 + np.where(churner, 0.06, 0.025))
     status[refunded] = REFUNDED
     fresh = age < 7 * US_PER_DAY
-    status[fresh & (u < 0.97)] = np.where(rng.random(int((fresh & (u < 0.97)).sum())) < 0.8,
-                                          SHIPPED, PAID)  # fmt: skip
+    status[fresh & (u < 0.97)] = np.where(
+        rng.random(int((fresh & (u < 0.97)).sum())) < 0.8, SHIPPED, PAID
+    )
     newest = age < 2 * US_PER_DAY
-    status[newest & (u < 0.97)] = np.where(rng.random(int((newest & (u < 0.97)).sum())) < 0.4,
-                                           PENDING, PAID)  # fmt: skip
+    status[newest & (u < 0.97)] = np.where(
+        rng.random(int((newest & (u < 0.97)).sum())) < 0.4, PENDING, PAID
+    )
     return OrderBook(
         customer=customer,
         time_us=times,
         status=status,
         total_minor=np.zeros(n, dtype=np.int64),
-        first_product=np.zeros(n, dtype=np.int64),
+        main_product=np.zeros(n, dtype=np.int64),
         line_count=np.zeros(n, dtype=np.int64),
     )
 
@@ -206,9 +208,10 @@ class BasketMaker:
         for sale_day in self.sale_days:
             on_sale |= (day >= sale_day) & (day < sale_day + 4)
         discount = np.where(
-            on_sale & (rng.random(lines) < 0.7), 0.85,
+            on_sale & (rng.random(lines) < 0.7),
+            0.85,
             np.where(rng.random(lines) < 0.08, 0.9, 1.0),
-        )  # fmt: skip
+        )
         unit = np.maximum(np.round(price * discount / 100.0) * 100 - 1, 99).astype(np.int64)
         return position, product, quantity.astype(np.int64), unit
 
@@ -253,18 +256,21 @@ def order_chunks(
         total = np.round(total).astype(np.int64)
         book.total_minor[index] = total
         book.line_count[index] = np.bincount(position, minlength=len(index))
-        first_line = np.r_[True, position[1:] != position[:-1]]
-        book.first_product[index[position[first_line]]] = product[first_line]
+        priciest = np.lexsort((-unit, position))
+        first = np.r_[True, position[priciest][1:] != position[priciest][:-1]]
+        book.main_product[index[position[priciest][first]]] = product[priciest][first]
 
         status = book.status[index]
         delay = np.select(
             [status == COMPLETED, status == CANCELLED, status == REFUNDED, status == SHIPPED],
-            [rng.integers(2, 7, len(index)) * US_PER_DAY,
-             rng.integers(1, 24, len(index)) * US_PER_HOUR,
-             rng.integers(10, 31, len(index)) * US_PER_DAY,
-             rng.integers(6, 30, len(index)) * US_PER_HOUR],
+            [
+                rng.integers(2, 7, len(index)) * US_PER_DAY,
+                rng.integers(1, 24, len(index)) * US_PER_HOUR,
+                rng.integers(10, 31, len(index)) * US_PER_DAY,
+                rng.integers(6, 30, len(index)) * US_PER_HOUR,
+            ],
             0,
-        )  # fmt: skip
+        )
         updated = np.minimum(times + delay, timeline.end_us - 1)
         updated = np.maximum(updated, times)
         order_ids = uuid7_hex(times, rng)

@@ -352,3 +352,10 @@ SOURCES: tuple[tuple[str, float], ...] = (
 )
 
 EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
+
+COUNTRY_NAMES = {
+    "US": "the United States", "CA": "Canada", "MX": "Mexico", "GB": "the United Kingdom",
+    "DE": "Germany", "FR": "France", "ES": "Spain", "IT": "Italy", "NL": "the Netherlands",
+    "SE": "Sweden", "AU": "Australia", "NZ": "New Zealand", "JP": "Japan", "SG": "Singapore",
+    "IN": "India",
+}  # fmt: skip

@@ -2,65 +2,147 @@
 
 from __future__ import annotations
 
-# Ticket topics: (name, weight for order-related tickets, weight for churners, resolution hours
-# median, subjects, descriptions). ``{product}``, ``{order}``, ``{country}`` are filled in.
-TICKET_TOPICS: tuple[tuple[str, float, float, float, tuple[str, ...], tuple[str, ...]], ...] = (
+# Ticket topics: (name, weight for order-related tickets, weight for churners, median hours to
+# resolve, (subject, description) pairs). ``{product}``, ``{order}``, ``{country}`` are filled in.
+TICKET_TOPICS: tuple[tuple[str, float, float, float, tuple[tuple[str, str], ...]], ...] = (
     (
-        "delivery", 25, 18, 20,
-        ("Where is my order {order}?", "Order {order} has not arrived yet",
-         "Tracking for {order} has not updated in days", "Change delivery address for {order}"),
-        ("The tracking page shows no movement since it was dispatched.",
-         "I need this before the weekend; can you check with the courier?",
-         "The parcel shows as delivered but nobody here received it."),
+        "delivery",
+        25,
+        18,
+        20,
+        (
+            (
+                "Where is my order {order}?",
+                "It was due two days ago and the tracking page has not moved.",
+            ),
+            (
+                "Order {order} has not arrived yet",
+                "I need it before the weekend; can you check with the courier?",
+            ),
+            (
+                "Tracking for {order} says delivered",
+                "The parcel shows as delivered but nobody here received it.",
+            ),
+            (
+                "Change delivery address for {order}",
+                "I am away next week; please send it to my office instead.",
+            ),
+        ),
     ),
     (
-        "damaged", 12, 20, 48,
-        ("{product} arrived damaged", "Missing item in order {order}",
-         "Wrong item received in order {order}"),
-        ("The box was crushed and the product does not work.",
-         "One of the items on the packing slip was not in the parcel.",
-         "I ordered one thing and received something else. Photos attached."),
+        "damaged",
+        12,
+        20,
+        48,
+        (
+            (
+                "{product} arrived damaged",
+                "The box was crushed and the {product} is dented. Photos attached.",
+            ),
+            (
+                "Missing item in order {order}",
+                "One of the items on the packing slip was not in the parcel.",
+            ),
+            (
+                "Wrong item received in order {order}",
+                "I ordered the {product} and received something else.",
+            ),
+        ),
     ),
     (
-        "returns", 15, 24, 72,
-        ("Return request for {product}", "Refund not received for order {order}",
-         "How do I return {product}?"),
-        ("It does not suit my needs; I would like to return it unopened.",
-         "I sent the item back two weeks ago and still have no refund.",
-         "Please send me a return label."),
+        "returns",
+        15,
+        24,
+        72,
+        (
+            (
+                "Return request for {product}",
+                "It does not suit my needs; I would like to return it unopened.",
+            ),
+            (
+                "Refund not received for order {order}",
+                "I sent the parcel back two weeks ago and still have no refund.",
+            ),
+            ("How do I return {product}?", "Please send me a return label."),
+        ),
     ),
     (
-        "technical", 25, 28, 30,
-        ("{product} will not turn on", "{product} keeps disconnecting",
-         "Firmware update failed on {product}", "How do I set up {product}?"),
-        ("I followed the quick-start guide but it still does not work.",
-         "It worked for a week and now it keeps dropping the connection.",
-         "The app says the update failed and now the device is stuck."),
+        "technical",
+        25,
+        28,
+        30,
+        (
+            (
+                "{product} will not turn on",
+                "I followed the quick-start guide but it still does not start.",
+            ),
+            (
+                "{product} keeps disconnecting",
+                "It worked for a week and now it keeps dropping the connection.",
+            ),
+            (
+                "Firmware update failed on {product}",
+                "The app says the update failed and now the device is stuck.",
+            ),
+            ("How do I set up {product}?", "The manual in the box is for a different model."),
+        ),
     ),
     (
-        "billing", 10, 6, 12,
-        ("Charged twice for order {order}", "VAT invoice needed for order {order}",
-         "Update billing details"),
-        ("My card statement shows two charges for the same order.",
-         "Our accounts team needs an invoice with our company details.",
-         "Please update the billing address on my account."),
+        "billing",
+        10,
+        6,
+        12,
+        (
+            (
+                "Charged twice for order {order}",
+                "My card statement shows two charges for the same order.",
+            ),
+            (
+                "VAT invoice needed for order {order}",
+                "Our accounts team needs an invoice with our company details.",
+            ),
+            (
+                "Discount code not applied to {order}",
+                "The newsletter code was accepted but the total did not change.",
+            ),
+        ),
     ),
     (
-        "account", 8, 4, 4,
-        ("Cannot log in to my account", "Change the email on my account",
-         "Unsubscribe me from marketing emails"),
-        ("The password reset email never arrives.",
-         "I have a new email address; please move my account.",
-         "I still receive newsletters after unsubscribing."),
+        "account",
+        8,
+        4,
+        4,
+        (
+            ("Cannot log in to my account", "The password reset email never arrives."),
+            (
+                "Change the email on my account",
+                "I have a new email address; please move my account to it.",
+            ),
+            (
+                "Unsubscribe me from marketing emails",
+                "I still receive newsletters after unsubscribing.",
+            ),
+        ),
     ),
     (
-        "presale", 5, 0, 6,
-        ("Is {product} in stock?", "Bulk pricing for {product}", "Do you ship to {country}?"),
-        ("We are comparing options and would like a quick answer.",
-         "We may need a larger quantity for our office.",
-         "I could not find shipping information for my country."),
+        "presale",
+        5,
+        0,
+        6,
+        (
+            ("Is {product} in stock?", "We are comparing options and would like a quick answer."),
+            ("Bulk pricing for {product}", "We may need a larger quantity for our office."),
+            ("Do you ship to {country}?", "I could not find shipping information for my country."),
+        ),
     ),
-)  # fmt: skip
+)
+TECHNICAL = 3
+# Technical questions about products that are not devices.
+PRODUCT_QUESTIONS: tuple[tuple[str, str], ...] = (
+    ("Question about {product}", "Which size or version do I need for my setup?"),
+    ("{product} is not as described", "The colour and finish differ from the photos on the site."),
+    ("How do I care for {product}?", "Is it dishwasher safe, and how should I store it?"),
+)
 
 TICKET_REPLIES: tuple[tuple[str, str, str], ...] = (
     ("email", "outbound", "Re: {subject}"),

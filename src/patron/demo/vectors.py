@@ -28,12 +28,6 @@ def to_us(value: date | datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * US_PER_SECOND + delta.microseconds
 
 
-def from_us(value: int) -> datetime:
-    return datetime.fromtimestamp(value // US_PER_SECOND, UTC).replace(
-        microsecond=value % US_PER_SECOND
-    )
-
-
 def uuid7_hex(times_us: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """UUIDv7 (RFC 9562) as 32 lowercase hex digits, timestamped with each record's own time.
 
@@ -104,10 +98,6 @@ def grouped_choice(cum: np.ndarray, groups: np.ndarray, rng: np.random.Generator
 def choice(weights: Sequence[float] | np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` indices drawn with the given (unnormalised) weights."""
     return grouped_choice(cumulative(weights), np.zeros(n, dtype=np.int64), rng)
-
-
-def pick(options: Sequence[str], n: int, rng: np.random.Generator) -> list[str]:
-    return [options[i] for i in rng.integers(0, len(options), size=n)]
 
 
 def offsets(counts: np.ndarray) -> np.ndarray:

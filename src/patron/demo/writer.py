@@ -10,6 +10,7 @@ PostgreSQL's COPY parses the same text into ``uuid``, ``timestamptz`` (with ``+0
 from __future__ import annotations
 
 import json
+import os
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -39,6 +40,12 @@ Column = Sequence[Any] | np.ndarray
 T = TypeVar("T")
 BATCH_ROWS = 50_000
 SMALL_TABLE = 50_000  # rows; below this a table's indexes are rebuilt after the load
+
+
+_INDEXES = text(
+    "SELECT name, sql FROM sqlite_master "
+    "WHERE type = 'index' AND tbl_name = :table AND sql IS NOT NULL"
+)
 
 
 def _kind(table: Table, name: str) -> str:
@@ -72,25 +79,36 @@ class BulkWriter:
 
     @contextmanager
     def fast_sqlite(self, cache_mib: int = 64) -> Iterator[None]:
-        """On SQLite, a larger page cache while loading: indexes grow in memory, not on disk."""
+        """On SQLite, while loading: a larger page cache, and helper threads for index sorts.
+
+        Both are settings of this connection only, put back when the load ends.
+        """
         if self.dialect != "sqlite":
             yield
             return
-        previous = self.connection.exec_driver_sql("PRAGMA cache_size").scalar()
-        self.connection.exec_driver_sql(f"PRAGMA cache_size = -{int(cache_mib) * 1024}")
+        settings = {"cache_size": -int(cache_mib) * 1024, "threads": os.cpu_count() or 1}
+        previous = {
+            name: self.connection.exec_driver_sql(f"PRAGMA {name}").scalar() for name in settings
+        }
+        for name, value in settings.items():
+            self.connection.exec_driver_sql(f"PRAGMA {name} = {int(value)}")
         try:
             yield
         finally:
-            self.connection.exec_driver_sql(f"PRAGMA cache_size = {int(previous or -2000)}")
+            for name, value in previous.items():
+                self.connection.exec_driver_sql(f"PRAGMA {name} = {int(value or 0)}")
 
     @contextmanager
     def deferred_indexes(self, tables: Sequence[Table]) -> Iterator[None]:
-        """On SQLite, drop the secondary indexes of nearly empty tables and rebuild them after.
+        """On SQLite, drop the secondary indexes of (nearly) empty tables and rebuild them after.
 
         Building an index once from sorted data is about twice as fast as growing it row by
-        row. The statements are read back from ``sqlite_master``, so each index returns exactly
-        as the migrations made it, in the same transaction: if the load fails, the rollback
-        restores them. Unique constraints and primary keys are left alone.
+        row. Each index is re-created from the statement SQLite itself kept (``sqlite_master``),
+        so it returns exactly as the migrations made it, in the same transaction: if the load
+        fails, the rollback restores it. Primary keys and unique constraints are left alone.
+        Readers are not disturbed: in WAL mode they see the last committed state throughout.
+        (PostgreSQL is left as it is: its ``COPY`` is fast, and a dropped index would lock the
+        table against readers until the load commits.)
         """
         if self.dialect != "sqlite":
             yield
@@ -101,13 +119,7 @@ class BulkWriter:
             sample = select(literal_column("1")).select_from(table).limit(SMALL_TABLE).subquery()
             if self.connection.scalar(select(func.count()).select_from(sample)) >= SMALL_TABLE:
                 continue
-            indexes = self.connection.execute(
-                text(
-                    "SELECT name, sql FROM sqlite_master "
-                    "WHERE type = 'index' AND tbl_name = :table AND sql IS NOT NULL"
-                ),
-                {"table": table.name},
-            ).all()
+            indexes = self.connection.execute(_INDEXES, {"table": table.name}).all()
             for name, statement in indexes:
                 self.connection.exec_driver_sql(f"DROP INDEX {preparer.quote(name)}")
                 saved.append(statement)
@@ -165,16 +177,18 @@ class BulkWriter:
         self.connection.exec_driver_sql(statement, list(zip(*batch, strict=True)))
 
     def _copy_rows(self, table: Table, names: list[str], batch: list[list[Any]]) -> None:
+        """COPY in text format: one tab-separated line per row, written a batch at a time."""
         preparer = self.connection.dialect.identifier_preparer
-        for position, name in enumerate(names):
-            if _kind(table, name) == "datetime":
-                batch[position] = [None if v is None else v + "+00" for v in batch[position]]
+        fields = [
+            _copy_texts(column, utc=_kind(table, name) == "datetime")
+            for name, column in zip(names, batch, strict=True)
+        ]
+        data = "".join(line + "\n" for line in map("\t".join, zip(*fields, strict=True)))
         column_list = ", ".join(preparer.quote(name) for name in names)
         statement = f"COPY {preparer.format_table(table)} ({column_list}) FROM STDIN"
         driver_connection: Any = self.connection.connection.driver_connection
         with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in zip(*batch, strict=True):
-                copy.write_row(row)
+            copy.write(data)
 
     def _core(self, table: Table, names: list[str], batch: list[list[Any]]) -> None:
         converted = [
@@ -183,6 +197,31 @@ class BulkWriter:
         ]
         rows = [dict(zip(names, row, strict=True)) for row in zip(*converted, strict=True)]
         self.connection.execute(insert(table), rows)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_texts(values: list[Any], *, utc: bool) -> list[str]:
+    """One column in COPY's text format: ``\\N`` for NULL, ``t``/``f``, escaped text."""
+    present = [value for value in values if value is not None]
+    if not present:
+        return ["\\N"] * len(values)
+    if isinstance(present[0], bool):
+        texts = ["t" if value else "f" for value in present]
+    elif isinstance(present[0], str):
+        texts = present
+        joined = "".join(present)
+        if any(ch in joined for ch in "\\\t\n\r"):
+            texts = [value.translate(_COPY_ESCAPES) for value in present]
+        if utc:
+            texts = [value + "+00" for value in texts]
+    else:
+        texts = [str(value) for value in present]
+    if len(present) == len(values):
+        return texts
+    filled = iter(texts)
+    return ["\\N" if value is None else next(filled) for value in values]
 
 
 def prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
