@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 
 import pandas as pd
@@ -215,31 +213,46 @@ def test_io_errors_exit_74(small_csv: Path, tmp_path: Path) -> None:
     assert "cannot read" in stderr
 
 
-def test_database_mode_uses_the_insights_loader(
-    small_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    frame = pd.read_csv(small_csv).rename(
-        columns={"who": "customer_id", "when": "date", "value": "amount"}
-    )
-    fake = types.ModuleType("patron.insights.data")
-    fake.load_transactions_from_database = lambda: frame  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "patron.insights.data", fake)
+def test_database_mode_reads_the_purchases_in_the_database(tmp_path: Path) -> None:
+    """Without --transactions the command reads the configured database (a real SQLite file)."""
+    from sqlalchemy import text
+
+    from patron.db import migrate
+    from patron.db.engine import Database
+    from patron.demo import generate
+
+    url = f"sqlite:///{tmp_path / 'patron.db'}"
+    database = Database(url)
+    migrate.upgrade(database.engine)
+    generate(database.engine, customers=150, seed=3)
+    with database.engine.connect() as connection:
+        buyers = connection.execute(
+            text(
+                "SELECT COUNT(DISTINCT customer_id) FROM \"order\" "
+                "WHERE status NOT IN ('cancelled', 'refunded') AND ordered_at < '2026-05-01'"
+            )
+        ).scalar_one()
+    database.dispose()
     output = tmp_path / "db.csv"
-    code, stdout, _ = run("--output", str(output))
-    assert code == 0
-    assert single_json_line(stdout)["n_customers"] == 8
-    assert pd.read_csv(output)["customer_id"].tolist() == [f"c{i}" for i in range(1, 9)]
+    result = runner.invoke(
+        app,
+        ["analyze", "clv", "--calibration-end", "2026-04-30", "--output", str(output)],
+        env={"PATRON_DATABASE_URL": url},
+    )
+    assert result.exit_code == 0, result.stderr
+    assert single_json_line(result.stdout)["n_customers"] == buyers > 0
+    frame = pd.read_csv(output)
+    assert list(frame.columns) == OUTPUT_COLUMNS
+    assert len(frame) == buyers
 
 
-def test_database_mode_without_the_loader_fails_cleanly(
-    small_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "patron.insights.data", None)  # import raises ImportError
-    code, stdout, stderr = run("--output", str(tmp_path / "db.csv"))
-    assert code == 1
-    assert "pass --transactions FILE" in " ".join(stderr.split())
-    assert stdout == ""
-    # The database loader is only imported without --transactions.
-    options = ["--customer-col", "who", "--date-col", "when", "--amount-col", "value"]
-    code, _, _ = run("--transactions", str(small_csv), *options, "-o", str(tmp_path / "f.csv"))
-    assert code == 0
+def test_database_mode_reports_an_unreachable_database(tmp_path: Path) -> None:
+    unreachable = "postgresql+psycopg://postgres@127.0.0.1:1/none"
+    result = runner.invoke(
+        app,
+        ["analyze", "clv", "--calibration-end", "2026-04-30", "-o", str(tmp_path / "x.csv")],
+        env={"PATRON_DATABASE_URL": unreachable},
+    )
+    assert result.exit_code == 69
+    assert "Cannot reach the database" in " ".join(result.stderr.split())
+    assert result.stdout == ""

@@ -32,7 +32,7 @@ def settings() -> Settings:
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
-    stderr.print(f"[bold red]Error:[/] {message}", highlight=False)
+    stderr.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
