@@ -69,7 +69,9 @@ def test_segmentation_run_materialises_segments(admin: Caller, db: Database) -> 
     assert sorted(sizes.values()) == sorted(s["size"] for s in segments)
     # A segment is a campaign audience.
     segment = next(iter(analysis.values()))
-    campaign = admin.post("/api/v1/campaigns", json={"name": "Win back", "segment_id": segment["id"]})
+    campaign = admin.post(
+        "/api/v1/campaigns", json={"name": "Win back", "segment_id": segment["id"]}
+    )
     assert campaign.status_code == 201
 
     again = _run(admin, db, "segmentation", {"k": 3, "random_state": 7})

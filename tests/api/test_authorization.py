@@ -20,7 +20,12 @@ from patron.security.permissions import Action, Role
 from tests.conftest import Caller, Callers
 from tests.factories import make_customer, make_product, make_stage
 
-PUBLIC = {("GET", "/health"), ("GET", "/login"), ("POST", "/login")}
+PUBLIC = {
+    ("GET", "/health"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/static/vendor/plotly.min.js"),  # a static file, served from the plotly package
+}
 FAKE_ID = "0195f2d2-6b8a-7c3e-9d4f-123456789abc"
 
 

@@ -20,6 +20,11 @@ from patron.customers.schemas import CustomerFilter, CustomerUpdate
 from patron.customers.service import customers
 from patron.customers.timeline import timeline
 from patron.errors import ValidationFailed, VersionConflict
+from patron.insights import recommend
+from patron.insights import service as insights
+from patron.insights.models import AnalysisRun, CustomerInsight
+from patron.insights.service import runs
+from patron.marketing.service import segments
 from patron.security import service as security
 from patron.security.deps import DbSession
 from patron.security.permissions import Action, Principal
@@ -71,6 +76,7 @@ def customer_list(
     lifecycle_stage: Annotated[str | None, Query(max_length=20)] = None,
     country: Annotated[str | None, Query(max_length=2)] = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
+    segment_id: Annotated[str | None, Query(max_length=40)] = None,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
     sort: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
@@ -79,6 +85,7 @@ def customer_list(
         "lifecycle_stage": lifecycle_stage or None,
         "country": country or None,
         "tag": tag or None,
+        "segment_id": segment_id or None,
         "cursor": cursor or None,
         "sort": sort or "name",
         "limit": 25,
@@ -109,7 +116,11 @@ def customer_list(
             "error": error,
             "lifecycle_stages": LIFECYCLE,
             "first_page": not cursor,
-            "filtered": any(raw[k] for k in ("q", "lifecycle_stage", "country", "tag")),
+            "filtered": any(
+                raw[k] for k in ("q", "lifecycle_stage", "country", "tag", "segment_id")
+            ),
+            "insights": insights.insights_for(session, principal, [c.id for c in page.items]),
+            "segment_choices": _segment_choices(session, principal),
         },
     )
 
@@ -204,8 +215,12 @@ def _detail_context(
         owner = security.users.get_or_none(session, principal, customer.owner_id)
     if customer.team_id and principal.can("teams", Action.READ):
         team = security.teams.get_or_none(session, principal, customer.team_id)
+    insight = insights.insight_for(session, principal, customer_id)
     return {
         "customer": customer,
+        "insight": insight,
+        "insight_run": _insight_run(session, principal, insight),
+        "recommendations": _recommendations(session, principal, customer_id),
         "company": company,
         "owner": owner,
         "team": team,
@@ -219,6 +234,38 @@ def _detail_context(
         "kinds": KINDS,
         "lifecycle_stages": LIFECYCLE,
     }
+
+
+def _segment_choices(session: Session, principal: Principal) -> dict[str, list[Any]]:
+    """The segments to filter by: the analysis's first, then the rest, by name."""
+    if not principal.can("segments", Action.READ):
+        return {}
+    listed = segments.list(session, principal, sort="name", limit=100).items
+    groups = {
+        "From the latest segmentation": [s for s in listed if s.source == "analysis"],
+        "Other segments": [s for s in listed if s.source != "analysis"],
+    }
+    return {label: choices for label, choices in groups.items() if choices}
+
+
+def _insight_run(
+    session: Session, principal: Principal, insight: CustomerInsight | None
+) -> AnalysisRun | None:
+    """The segmentation behind a customer's insight, for its date, where the caller may read it."""
+    if insight is None or insight.segmentation_run_id is None:
+        return None
+    if not principal.can("analysis_runs", Action.READ):
+        return None
+    return runs.get_or_none(session, principal, insight.segmentation_run_id)
+
+
+def _recommendations(
+    session: Session, principal: Principal, customer_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """Products to offer, each with the rule behind it; None for a role that may not see orders."""
+    if not (principal.can("orders", Action.READ) and principal.can("products", Action.READ)):
+        return None
+    return recommend.for_customer(session, principal, customer_id, limit=5)
 
 
 def _form_values(customer: Customer) -> dict[str, str]:

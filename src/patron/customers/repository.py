@@ -10,6 +10,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from patron.customers.models import Customer
 from patron.db.sql import json_array_contains
+from patron.marketing.models import SegmentMember
 from patron.security.models import User
 from patron.security.permissions import Principal
 
@@ -58,6 +59,11 @@ def apply_filters(statement: Select[Any], filters: Any) -> Select[Any]:
             statement = statement.where(getattr(Customer, field) == value)
     if filters.tag:
         statement = statement.where(json_array_contains(Customer.tags, filters.tag))
+    if getattr(filters, "segment_id", None) is not None:
+        members = select(SegmentMember.customer_id).where(
+            SegmentMember.segment_id == filters.segment_id
+        )
+        statement = statement.where(Customer.id.in_(members))
     if filters.created_after:
         statement = statement.where(Customer.created_at >= filters.created_after)
     if filters.created_before:

@@ -120,6 +120,9 @@ class CustomerFilter(ListParams):
     country: CountryCode | None = None
     kind: Kind | None = None
     company_id: uuid.UUID | None = None
+    segment_id: uuid.UUID | None = Field(
+        default=None, description="Members of this segment (an analysis segment or a manual one)."
+    )
     created_after: UTCDatetime | None = None
     created_before: UTCDatetime | None = None
 

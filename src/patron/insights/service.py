@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -23,8 +24,8 @@ from patron.crud.service import CrudService
 from patron.db.engine import Database
 from patron.errors import ValidationFailed
 from patron.events import service as events
-from patron.insights import apply, data
-from patron.insights.models import AnalysisRun
+from patron.insights import apply, data, repository
+from patron.insights.models import AnalysisRun, AssociationRule, CustomerInsight
 from patron.insights.schemas import RulesParameters, RunCreate, RunRead, SegmentationParameters
 from patron.kit.clock import utcnow
 from patron.security.permissions import Action, Principal
@@ -223,3 +224,70 @@ def _rules(
 
 def run_job(context: queue.JobContext, payload: dict[str, Any]) -> None:
     execute(context.database, uuid.UUID(payload["run_id"]), context.report)
+
+
+# ----- reads for the pages --------------------------------------------------------------------
+def latest_segmentation(session: Session, principal: Principal) -> AnalysisRun | None:
+    principal.require("analysis_runs", Action.READ)
+    return runs.latest_succeeded(session, "segmentation")
+
+
+def insights_for(
+    session: Session, principal: Principal, customer_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, CustomerInsight]:
+    """Each customer's segment and RFM profile, for those of them the caller may see.
+
+    Segments are readable by every role that reads customers; a role that may not read segments
+    gets nothing rather than an error, so the customer pages still render for it.
+    """
+    wanted = list(dict.fromkeys(customer_ids))
+    if not wanted or not principal.can("segments", Action.READ):
+        return {}
+    statement = repository.insights_for(wanted, principal)
+    return {insight.customer_id: insight for insight in session.scalars(statement)}
+
+
+def insight_for(
+    session: Session, principal: Principal, customer_id: uuid.UUID
+) -> CustomerInsight | None:
+    return insights_for(session, principal, [customer_id]).get(customer_id)
+
+
+@dataclass(frozen=True)
+class RulesPage:
+    run: AnalysisRun | None
+    items: list[AssociationRule]
+    total: int
+    offset: int
+    limit: int
+
+
+RULE_SORTS = tuple(direction + name for name in repository.RULE_SORTS for direction in ("-", ""))
+
+
+def list_rules(
+    session: Session,
+    principal: Principal,
+    *,
+    text: str | None = None,
+    min_confidence: float | None = None,
+    min_lift: float | None = None,
+    sort: str = "-lift",
+    limit: int = 25,
+    offset: int = 0,
+) -> RulesPage:
+    """The latest rules run's rules, filtered, sorted and sliced."""
+    principal.require("analysis_runs", Action.READ)
+    if sort not in RULE_SORTS:
+        raise ValidationFailed.field(
+            "sort", f"Sort by one of {', '.join(RULE_SORTS)}.", "unknown_sort"
+        )
+    run = runs.latest_succeeded(session, "rules")
+    if run is None:
+        return RulesPage(run=None, items=[], total=0, offset=0, limit=limit)
+    statement = repository.rules_of_run(
+        run.id, text=text, min_confidence=min_confidence, min_lift=min_lift
+    )
+    total = int(session.scalar(repository.count_of(statement)) or 0)
+    rows = session.scalars(repository.sorted_slice(statement, sort, limit=limit, offset=offset))
+    return RulesPage(run=run, items=list(rows), total=total, offset=offset, limit=limit)

@@ -11,6 +11,7 @@ from typing import Any
 
 import fastapi_offline
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -109,17 +110,20 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.db = database or Database(settings.resolved_database_url)
     app.state.secret_key = settings.resolved_secret_key()
     app.state.templates = templates()
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(SecurityHeaders)
     problems.install(app)
 
     app.include_router(api_router())
 
     from patron.customers import pages as customer_pages
+    from patron.insights import pages as insights_pages
     from patron.web import pages
 
     pages.install(app)
     app.include_router(pages.router)
     app.include_router(customer_pages.router)
+    app.include_router(insights_pages.router)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     docs_assets = Path(fastapi_offline.__file__).parent / "static"
