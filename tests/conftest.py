@@ -148,10 +148,12 @@ class Caller:
         return {"Authorization": f"Bearer {self.key}"}
 
     def get(self, url: str, **kwargs):  # type: ignore[no-untyped-def]
-        return self.client.get(url, headers=self.headers, **kwargs)
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.get(url, headers=headers, **kwargs)
 
     def post(self, url: str, **kwargs):  # type: ignore[no-untyped-def]
-        return self.client.post(url, headers=self.headers, **kwargs)
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.post(url, headers=headers, **kwargs)
 
     def patch(self, url: str, **kwargs):  # type: ignore[no-untyped-def]
         headers = {**self.headers, **kwargs.pop("headers", {})}

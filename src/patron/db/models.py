@@ -9,6 +9,7 @@ from patron.marketing.models import Campaign, CampaignMember, Segment, SegmentMe
 from patron.sales.models import Deal, Order, OrderLine, PipelineStage, Product, SalesTarget
 from patron.security.models import ApiKey, Team, User, UserSession
 from patron.service.models import Ticket
+from patron.web.idempotency_models import IdempotentRequest
 from patron.worker.models import Job
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "CustomerInsight",
     "Deal",
     "Event",
+    "IdempotentRequest",
     "Job",
     "Order",
     "OrderLine",

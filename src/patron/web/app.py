@@ -26,6 +26,7 @@ from patron.db.engine import Database
 from patron.kit.money import format_money
 from patron.security.deps import get_principal
 from patron.web import problems
+from patron.web.idempotency import IdempotencyMiddleware
 
 HERE = Path(__file__).parent
 API_PREFIX = "/api/v1"
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.db = database or Database(settings.resolved_database_url)
     app.state.secret_key = settings.resolved_secret_key()
     app.state.templates = templates()
+    app.add_middleware(IdempotencyMiddleware, database=app.state.db)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(SecurityHeaders)
     problems.install(app)
