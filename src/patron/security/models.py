@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String, Uuid
+from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.db.base import Base, IdMixin, RecordMixin
@@ -63,4 +63,13 @@ class UserSession(IdMixin, Base):
     user_agent: Mapped[str | None] = mapped_column(String(400))
 
 
-__all__ = ["ApiKey", "Team", "User", "UserSession", "Uuid"]
+
+class LoginThrottle(IdMixin, Base):
+    """Failed logins counted per account and per address, to slow down password guessing."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(100), unique=True)  # "account:<sha256>" or "ip:<addr>"
+    failures: Mapped[int] = mapped_column(default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -15,7 +15,7 @@ from patron.crud.service import CrudService
 from patron.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
 from patron.events import service as events
 from patron.kit.clock import as_utc, utcnow
-from patron.security import passwords, repository, tokens
+from patron.security import passwords, repository, throttle, tokens
 from patron.security.models import ApiKey, Team, User, UserSession
 from patron.security.permissions import Action, Principal, Role
 from patron.security.schemas import (
@@ -114,13 +114,21 @@ def login(
     ip_address: str | None = None,
     user_agent: str | None = None,
 ) -> NewSession:
-    """Check the password and open a new session (always a new id: no session fixation)."""
+    """Check the password and open a new session (always a new id: no session fixation).
+
+    Failed attempts are counted per account and per address (``throttle``); while either is
+    locked the answer is ``TooManyAttempts``, the same for known and unknown accounts.
+    """
+    throttle.check(session, email, ip_address)
     user = repository.user_by_email(session, email.strip())
     if user is None:
         passwords.burn_verify_time()
+        throttle.failed(session, email, ip_address)
         raise NotAuthenticated("Wrong email or password.", code="invalid_credentials")
     if not passwords.verify_password(user.password_hash, password) or not user.is_active:
+        throttle.failed(session, email, ip_address)
         raise NotAuthenticated("Wrong email or password.", code="invalid_credentials")
+    throttle.succeeded(session, email)
     if user.password_hash and passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     now = utcnow()

@@ -17,6 +17,7 @@ from patron.errors import NotAuthenticated, PatronError
 from patron.security import service as security
 from patron.security.deps import SESSION_COOKIE, DbSession, authenticate, check_csrf
 from patron.security.permissions import Principal
+from patron.security.throttle import TooManyAttempts
 from patron.security.tokens import same
 
 LOGIN_CSRF_COOKIE = "patron_login_csrf"
@@ -117,6 +118,12 @@ def login(
         return render(request, "login.html",
                       {"error": exc.detail, "next": target, "login_csrf": cookie,
                        "email": email}, status=401)  # fmt: skip
+    except TooManyAttempts as exc:
+        response = render(request, "login.html",
+                          {"error": exc.detail, "next": target, "login_csrf": cookie,
+                           "email": email}, status=429)  # fmt: skip
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE, new.token, httponly=True, samesite="lax", secure=_secure(request),
