@@ -1,0 +1,1 @@
+"""Data in and out of Patron: exports (and, later, imports, cleaning, webhooks, ETL)."""
