@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from patron.cli import analyze, api_keys, db, dedupe, demo, server, users
+from patron.cli import analyze, api_keys, db, dedupe, demo, export, server, users
 
 app = typer.Typer(
     name="patron",
@@ -16,6 +16,7 @@ app = typer.Typer(
 
 server.register(app)
 demo.register(app)
+export.register(app)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(api_keys.app, name="api-keys")

@@ -69,6 +69,7 @@ def api_router() -> APIRouter:
     from patron.customers.api import router as customers
     from patron.events.api import router as events
     from patron.insights.api import router as insights
+    from patron.integration.api import router as integration
     from patron.marketing.api import router as marketing
     from patron.sales.api import router as sales
     from patron.security.api import router as security
@@ -77,6 +78,7 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     for part in (customers, sales, service, activities, marketing, security, events, insights):
         router.include_router(part)
+    router.include_router(integration)
     return router
 
 
