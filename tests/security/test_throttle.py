@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from patron.db.engine import Database
-from patron.errors import PatronError
 from patron.kit.clock import utcnow
 from patron.security import throttle
 from tests.conftest import Callers
@@ -47,14 +47,24 @@ def test_locks_pass_and_success_resets(db: Database) -> None:
         for _ in range(throttle.ACCOUNT_LIMIT):
             throttle.failed(session, "a@example.com", "10.0.0.1", now)
     with db.unit_of_work() as session:
-        try:
+        with pytest.raises(throttle.TooManyAttempts) as raised:
             throttle.check(session, "A@example.com ", "10.0.0.2", now)
-        except PatronError as exc:
-            assert exc.status == 429
-        else:
-            raise AssertionError("the account should be locked")
+        assert raised.value.status == 429
         throttle.check(session, "a@example.com", None, now + timedelta(minutes=2))
         throttle.check(session, "b@example.com", "10.0.0.1", now)  # the address is below its limit
         throttle.succeeded(session, "a@example.com")
     with db.unit_of_work() as session:
         throttle.check(session, "a@example.com", None, now)
+
+
+def test_log_out_everywhere_ends_every_session(app, callers: Callers) -> None:  # type: ignore[no-untyped-def]
+    user = callers.make("support", password=PASSWORD)
+    browsers = [TestClient(app), TestClient(app)]
+    for browser in browsers:
+        assert _login(browser, user.email, PASSWORD) == 303
+        assert browser.get("/customers", follow_redirects=False).status_code == 200
+    ended = user.client.delete("/api/v1/me/sessions", headers=user.headers)
+    assert ended.status_code == 200
+    assert ended.json() == {"ended": 2}
+    for browser in browsers:
+        assert browser.get("/customers", follow_redirects=False).status_code == 303

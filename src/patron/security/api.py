@@ -72,6 +72,19 @@ def me(principal: CurrentPrincipal) -> Any:
     }
 
 
+class SessionsEnded(BaseModel):
+    ended: int
+
+
+@router.delete(
+    "/me/sessions", response_model=SessionsEnded, tags=["auth"],
+    summary="Log out everywhere: end every web session of your account",
+    operation_id="end_my_sessions",
+)  # fmt: skip
+def end_my_sessions(session: DbSession, principal: CurrentPrincipal) -> Any:
+    return {"ended": service.logout_everywhere(session, principal)}
+
+
 # API keys: created with their secret shown once, listed, read, revoked. Never edited.
 @router.post(
     "/api-keys",

@@ -63,7 +63,6 @@ class UserSession(IdMixin, Base):
     user_agent: Mapped[str | None] = mapped_column(String(400))
 
 
-
 class LoginThrottle(IdMixin, Base):
     """Failed logins counted per account and per address, to slow down password guessing."""
 

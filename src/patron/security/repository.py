@@ -63,8 +63,9 @@ def delete_session(session: Session, session_id: uuid.UUID) -> None:
     session.execute(delete(UserSession).where(UserSession.id == session_id))
 
 
-def delete_user_sessions(session: Session, user_id: uuid.UUID) -> None:
-    session.execute(delete(UserSession).where(UserSession.user_id == user_id))
+def delete_user_sessions(session: Session, user_id: uuid.UUID) -> int:
+    result = session.execute(delete(UserSession).where(UserSession.user_id == user_id))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def api_keys_of(session: Session, user_id: uuid.UUID | None) -> list[ApiKey]:

@@ -157,6 +157,13 @@ def logout(session: Session, token: str) -> None:
         repository.delete_session(session, found[0].id)
 
 
+def logout_everywhere(session: Session, principal: Principal) -> int:
+    """End every web session of the caller's account (API keys are revoked one by one)."""
+    if principal.user_id is None:
+        return 0
+    return repository.delete_user_sessions(session, principal.user_id)
+
+
 # ----- teams -----------------------------------------------------------------------------------
 def _team_filters(statement: Select[Any], filters: Any) -> Select[Any]:
     if getattr(filters, "q", None):

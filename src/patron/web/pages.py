@@ -139,10 +139,13 @@ def logout(
     session: DbSession,
     principal: PagePrincipal,
     csrf_token: Annotated[str | None, Form(max_length=200)] = None,
+    everywhere: Annotated[bool, Form()] = False,
 ) -> Response:
     verify_form_csrf(request, csrf_token)
     token = request.cookies.get(SESSION_COOKIE)
-    if token:
+    if everywhere:
+        security.logout_everywhere(session, principal)
+    elif token:
         security.logout(session, token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
