@@ -1,34 +1,88 @@
-"""Frequent itemsets + association rules: Patron's ``AssociationRuleMiner`` against mlxtend
-``fpgrowth`` + ``association_rules``, on Groceries and on 100,000 generated baskets.
+"""Association rules: Patron against mlxtend (one-hot and sparse input) and pyfim, side by side.
 
-Both sides produce every rule (``min_confidence`` 0) from the same itemsets, and the figures are
-only reported when the two agree on the numbers of itemsets and rules. Time is the best of
-``REPEAT`` runs (wall clock); memory is the peak of the allocations ``tracemalloc`` sees during
-one more run (numpy, pandas and scipy report theirs to it). Patron starts from the basket lines
-(a list of item lists for Groceries, a long ``(order_id, item)`` DataFrame for the generated
-data, as the database hands them over), so its figures include building the sparse matrix;
-mlxtend is handed its one-hot DataFrame ready-made, so building that is not counted.
+Data: Groceries (arules; 9,835 baskets, 169 items) and a generated retail-shaped set (90,000
+baskets, 16,000 items with Zipf-like popularity, about 10 items a basket, planted co-purchases;
+:func:`retail_baskets`), both as basket-line files. For each data set and support every peer runs
+in a fresh child process, one after the other, so that each peak resident memory is its own and
+all see the same machine load:
+
+* **Patron**, the library call: ``read_basket_lines`` + ``AssociationRuleMiner.fit`` (reading
+  the file, mining, deriving every rule with its seven metrics into a DataFrame); and **Patron
+  fit**, ``fit`` alone on the baskets read ahead (encoded, as mlxtend's one-hot table is built
+  ahead): the like-for-like figure against mlxtend;
+* **mlxtend** ``fpgrowth`` + ``association_rules`` fed the usual boolean one-hot DataFrame, and
+  fed a sparse one (``pd.DataFrame.sparse.from_spmatrix``, bool); building those inputs from the
+  file is not timed (it is in their peak memory: it is what using mlxtend takes);
+* **pyfim** (Borgelt's C library): reading the file into lists in Python + ``fim.fpgrowth(...,
+  target="r", mode="o")``, ``mode="o"`` counting a rule's support as mlxtend does (body and head).
+
+Every row is checked before it is reported: mlxtend must find the same numbers of itemsets and
+rules as Patron; pyfim the same number of itemsets and, as it only makes rules with a single item
+as consequent, as many rules as Patron has with one consequent.
+
+The whole process: ``patron analyze rules --baskets FILE --format lines --min-support S --output
+OUT.csv`` against a small Python script doing the same with pyfim (read, mine, write the same CSV
+columns; :data:`PYFIM_SCRIPT`), both timed from start to exit.
+
+Time is the best of up to :data:`REPEAT` runs (fewer when one run takes longer than
+:data:`LONG_RUN` seconds). Memory is the peak resident set size of the process (interpreter and
+libraries included): for a library call, the peak while it runs, counted from when its input is
+ready (so mlxtend's one-hot table counts, building it does not); for a whole process, its peak.
 """
 
 from __future__ import annotations
 
-import gc
+import json
+import math
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-import scipy.sparse as sp
-
-from patron.analytics.rules import AssociationRuleMiner
 
 REPEAT = 3
-GROCERIES_SUPPORTS = (0.01, 0.005, 0.002, 0.001)
-GENERATED_SUPPORTS = (0.01, 0.005, 0.002)
+LONG_RUN = 10.0
+SUPPORTS = (0.01, 0.005, 0.002, 0.001)
+PEERS = ("patron", "patron-fit", "mlxtend", "mlxtend-sparse", "pyfim")
+
+TARGETS = {"one-hot": 40.0, "sparse": 8.0, "pyfim": 2.0, "process": 3.0, "memory": 10.0}
+"""At least 40 and 8 times faster than mlxtend (one-hot, sparse), at most 2 times pyfim's time
+(library) and 3 times the pyfim script's (process), a tenth of mlxtend's (one-hot) memory."""
+
+PYFIM_SCRIPT = '''\
+"""Association rules with pyfim: read basket lines, mine, write the CSV Patron writes."""
+import csv, json, math, sys
+import fim
+
+path, sep, support, output = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+with open(path, encoding="utf-8", newline="") as handle:
+    baskets = [[i for i in t.split(sep) if i] for t in (x.rstrip("\\r\\n") for x in handle) if t]
+n = len(baskets)
+count = max(1, math.ceil(support * n))
+while count > 1 and (count - 1) / n >= support:
+    count -= 1
+while count / n < support:
+    count += 1
+rules = fim.fpgrowth(baskets, target="r", supp=-count, conf=0, zmin=2, report="abhc", mode="o")
+with open(output, "w", encoding="utf-8", newline="") as out:
+    writer = csv.writer(out, lineterminator="\\n")
+    writer.writerow(["antecedents", "consequents", "antecedent_support", "consequent_support",
+                     "support", "confidence", "lift", "leverage", "conviction"])
+    for head, body, both, body_count, head_count, confidence in rules:
+        sa, sc, s = body_count / n, head_count / n, both / n
+        conviction = (1 - sc) / (1 - confidence) if confidence < 1 else math.inf
+        writer.writerow([json.dumps(sorted(body)), json.dumps([head]), sa, sc, s, confidence,
+                         confidence / sc, s - sa * sc, conviction])
+'''
+
+
+# --- data --------------------------------------------------------------------------------------
 
 
 def groceries_path() -> Path | None:
@@ -39,142 +93,421 @@ def groceries_path() -> Path | None:
     return path if path.exists() else None
 
 
-def generated_baskets(
-    n_baskets: int = 100_000,
-    n_items: int = 1_000,
-    mean_size: float = 8.0,
-    n_patterns: int = 60,
+def retail_baskets(
+    n_baskets: int = 90_000,
+    n_items: int = 16_000,
+    mean_size: float = 10.0,
+    n_patterns: int = 300,
     seed: int = 0,
-) -> pd.DataFrame:
-    """Long ``(order_id, item)`` lines: Zipf-like item popularity (exponent 0.9), Poisson basket
-    sizes, and 60 planted itemsets of 2-5 items, one of which 30% of baskets carry (each of its
-    items kept with probability 0.85), in the spirit of the IBM Quest generator."""
+) -> list[list[str]]:
+    """Baskets shaped like a retail store's (the FIMI ``retail`` data: 88,162 baskets, 16,470
+    items, 10.3 items a basket).
+
+    * Item popularity is Zipf-like (exponent 1): the top item is in about half the baskets,
+      most items in a handful. Item labels are numbers, shuffled, so popularity and label order
+      are unrelated.
+    * Basket sizes are 1 + negative binomial (shape 2), mean ``mean_size``: many small baskets,
+      a long tail of big ones.
+    * Co-purchases: ``n_patterns`` itemsets of 2 to 5 items of middling popularity (ranks 20 to
+      3,000), of Zipf-like popularity themselves (exponent 0.8); 35% of the baskets carry one,
+      each of its items kept with probability 0.8.
+
+    Items repeated in a basket are kept once; the result is deterministic for a ``seed``.
+    """
     rng = np.random.default_rng(seed)
-    popularity = 1.0 / np.arange(1, n_items + 1) ** 0.9
+    popularity = 1.0 / np.arange(1, n_items + 1)
     popularity /= popularity.sum()
-    sizes = rng.poisson(mean_size - 1, n_baskets) + 1
+    labels = rng.permutation(n_items)
+    sizes = rng.negative_binomial(2, 2 / (2 + mean_size - 1), n_baskets) + 1
     orders = [np.repeat(np.arange(n_baskets), sizes)]
     items = [rng.choice(n_items, size=int(sizes.sum()), p=popularity)]
+    middling = np.arange(20, min(3_000, n_items))
     patterns = [
-        rng.choice(n_items, size=int(rng.integers(2, 6)), replace=False, p=popularity)
-        for _ in range(n_patterns)
+        rng.choice(middling, size=int(size), replace=False)
+        for size in rng.integers(2, 6, n_patterns)
     ]
-    carriers = np.flatnonzero(rng.random(n_baskets) < 0.3)
-    for basket, pattern in zip(carriers, rng.integers(0, n_patterns, len(carriers)), strict=True):
-        kept = patterns[pattern][rng.random(len(patterns[pattern])) < 0.85]
+    weight = 1.0 / np.arange(1, n_patterns + 1) ** 0.8
+    weight /= weight.sum()
+    carriers = np.flatnonzero(rng.random(n_baskets) < 0.35)
+    chosen = rng.choice(n_patterns, size=len(carriers), p=weight)
+    for basket, pattern in zip(carriers.tolist(), chosen.tolist(), strict=True):
+        kept = patterns[pattern][rng.random(len(patterns[pattern])) < 0.8]
         orders.append(np.full(len(kept), basket))
         items.append(kept)
-    return pd.DataFrame({"order_id": np.concatenate(orders), "item": np.concatenate(items)})
+    order = np.concatenate(orders)
+    item = labels[np.concatenate(items)]
+    # Keep each (basket, item) once, basket by basket, items in the order drawn.
+    _, first = np.unique(order.astype(np.int64) * n_items + item, return_index=True)
+    first.sort()
+    first = first[np.argsort(order[first], kind="stable")]
+    order, item = order[first], item[first]
+    bounds = np.flatnonzero(np.diff(order)) + 1
+    text = item.astype(str).tolist()
+    starts = np.concatenate(([0], bounds)).tolist()
+    stops = np.concatenate((bounds, [len(item)])).tolist()
+    return [text[start:stop] for start, stop in zip(starts, stops, strict=True)]
 
 
-def _one_hot(matrix: sp.csr_matrix, columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(matrix.toarray().astype(bool), columns=columns)
+def write_lines(baskets: list[list[str]], path: Path, sep: str = ",") -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.writelines(sep.join(basket) + "\n" for basket in baskets)
 
 
-def _measure(job: Callable[[], Any]) -> tuple[float, float, Any]:
-    """Best wall time of ``REPEAT`` runs (s), peak traced memory of one more run (MiB), result."""
-    best = float("inf")
-    result = None
-    for _ in range(REPEAT):
-        gc.collect()
-        started = time.perf_counter()
-        result = job()
-        best = min(best, time.perf_counter() - started)
-        del result
-    gc.collect()
-    tracemalloc.start()
-    try:
-        result = job()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    return best, peak / 2**20, result
+# --- the child processes -----------------------------------------------------------------------
 
 
-def _compare(
-    dataset: str, ours_input: Any, one_hot: pd.DataFrame, support: float
-) -> dict[str, Any]:
+def _python_lines(path: Path, sep: str) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [[i for i in t.split(sep) if i] for t in (x.rstrip("\r\n") for x in handle) if t]
+
+
+def _count(support: float, n_baskets: int) -> int:
+    """The smallest basket count meeting ``support``, as Patron's ``min_support_count`` has it
+    (repeated here so that the pyfim child loads nothing of Patron's)."""
+    count = max(1, math.ceil(support * n_baskets))
+    while count > 1 and (count - 1) / n_baskets >= support:
+        count -= 1
+    while count / n_baskets < support:
+        count += 1
+    return count
+
+
+def _patron(
+    path: Path, sep: str, support: float, from_file: bool
+) -> tuple[Callable[[], Any], Callable[..., Any]]:
+    from patron.analytics._io import read_basket_lines
+    from patron.analytics.rules import AssociationRuleMiner
+
+    if from_file:
+
+        def job() -> Any:
+            return AssociationRuleMiner(min_support=support).fit(read_basket_lines(path, sep))
+
+    else:
+        encoded = read_basket_lines(path, sep)  # encoded ahead, as mlxtend's one-hot table is
+
+        def job() -> Any:
+            return AssociationRuleMiner(min_support=support).fit(encoded)
+
+    def counts(miner: Any) -> dict[str, int]:
+        single = int((miner.rules_["consequents"].map(len) == 1).sum())
+        return {"itemsets": len(miner.itemsets_), "rules": len(miner.rules_), "single": single}
+
+    return job, counts
+
+
+def _mlxtend(
+    path: Path, sep: str, support: float, sparse: bool
+) -> tuple[Callable[[], Any], Callable[..., Any]]:
+    import pandas as pd
+    import scipy.sparse as sp
     from mlxtend.frequent_patterns import association_rules, fpgrowth
 
-    def patron() -> tuple[int, int]:
-        miner = AssociationRuleMiner(min_support=support).fit(ours_input)
-        return len(miner.itemsets_), len(miner.rules_)
+    from patron.analytics._io import read_basket_lines
 
-    def mlxtend() -> tuple[int, int]:
-        itemsets = fpgrowth(one_hot, min_support=support, use_colnames=True)
+    encoded = read_basket_lines(path, sep)  # the items, sorted, as TransactionEncoder has them
+    shape = (len(encoded), encoded.n_items)
+    if sparse:
+        ones = np.ones(len(encoded.indices), dtype=bool)
+        matrix = sp.csr_matrix((ones, encoded.indices, encoded.indptr), shape=shape)
+        frame = pd.DataFrame.sparse.from_spmatrix(matrix, columns=encoded.items)
+    else:
+        dense = np.zeros(shape, dtype=bool)
+        rows = np.repeat(np.arange(shape[0]), np.diff(encoded.indptr))
+        dense[rows, encoded.indices] = True
+        frame = pd.DataFrame(dense, columns=encoded.items, copy=False)
+    del encoded
+
+    def job() -> Any:
+        itemsets = fpgrowth(frame, min_support=support, use_colnames=True)
         rules = association_rules(
-            itemsets, num_itemsets=len(one_hot), metric="confidence", min_threshold=0.0
+            itemsets, num_itemsets=len(frame), metric="confidence", min_threshold=0.0
         )
-        return len(itemsets), len(rules)
+        return itemsets, rules
 
-    ours_time, ours_memory, ours = _measure(patron)
-    their_time, their_memory, theirs = _measure(mlxtend)
-    if ours != theirs:
-        raise AssertionError(f"{dataset} at {support}: Patron found {ours}, mlxtend {theirs}")
+    def counts(found: Any) -> dict[str, int]:
+        itemsets, rules = found
+        return {"itemsets": len(itemsets), "rules": len(rules)}
+
+    return job, counts
+
+
+def _pyfim(path: Path, sep: str, support: float) -> tuple[Callable[[], Any], Callable[..., Any]]:
+    import fim
+
+    def job() -> Any:
+        baskets = _python_lines(path, sep)
+        count = _count(support, len(baskets))
+        rules = fim.fpgrowth(
+            baskets, target="r", supp=-count, conf=0, zmin=2, report="abhc", mode="o"
+        )
+        return baskets, count, rules
+
+    def counts(found: Any) -> dict[str, int]:
+        baskets, count, rules = found
+        itemsets = fim.fpgrowth(baskets, target="s", supp=-count, report="a")
+        return {"itemsets": len(itemsets), "single": len(rules)}
+
+    return job, counts
+
+
+def _rss_kib(field: str) -> int | None:
+    """``VmRSS`` or ``VmHWM`` (the peak) of this process, in KiB, where Linux reports them."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak() -> None:
+    """Start the peak resident size afresh (Linux 4.0 and later), so that building a peer's
+    input (a one-hot table, say) does not count, the input itself still does."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
+            refs.write("5")
+    except OSError:
+        pass
+
+
+def _child(peer: str, path: Path, sep: str, support: float) -> dict[str, Any]:
+    import gc
+    import resource
+
+    if peer in ("patron", "patron-fit"):
+        job, counts = _patron(path, sep, support, from_file=peer == "patron")
+    elif peer in ("mlxtend", "mlxtend-sparse"):
+        job, counts = _mlxtend(path, sep, support, sparse=peer == "mlxtend-sparse")
+    else:
+        job, counts = _pyfim(path, sep, support)
+    gc.collect()
+    _reset_peak()
+    ready = _rss_kib("VmRSS") or 0
+    best, runs, found = math.inf, 0, None
+    while runs < REPEAT:
+        found = None
+        started = time.perf_counter()
+        found = job()
+        elapsed = time.perf_counter() - started
+        best, runs = min(best, elapsed), runs + 1
+        if elapsed > LONG_RUN:
+            break
+    peak = _rss_kib("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
-        "data": dataset,
-        "min support": f"{support:g}",
-        "itemsets": ours[0],
-        "rules": ours[1],
-        "Patron s": ours_time,
-        "mlxtend s": their_time,
-        "speed-up": their_time / ours_time,
-        "Patron MiB": ours_memory,
-        "mlxtend MiB": their_memory,
-        "memory ratio": their_memory / ours_memory,
+        "seconds": best,
+        "runs": runs,
+        "rss_ready_mib": ready / 1024,
+        "rss_mib": peak / 1024,
+        **counts(found),
     }
 
 
-def run() -> dict[str, Any]:
-    rows = []
-    notes = []
-    path = groceries_path()
-    if path is None:
-        notes.append("Groceries skipped: set PATRON_DATASETS to the shared datasets folder.")
-    else:
-        with path.open(encoding="utf-8") as handle:
-            baskets = [line.rstrip("\r\n").split(",") for line in handle if line.strip("\r\n")]
-        items = sorted({item for basket in baskets for item in basket})
-        index = {item: i for i, item in enumerate(items)}
-        rows_of = np.repeat(np.arange(len(baskets)), [len(b) for b in baskets])
-        cols_of = np.fromiter((index[i] for b in baskets for i in b), dtype=np.int64)
-        matrix = sp.csr_matrix(
-            (np.ones(len(cols_of), dtype=bool), (rows_of, cols_of)),
-            shape=(len(baskets), len(items)),
-        )
-        one_hot = _one_hot(matrix, items)
-        label = f"Groceries ({len(baskets):,} baskets, {len(items)} items)"
-        rows += [_compare(label, baskets, one_hot, s) for s in GROCERIES_SUPPORTS]
-
-    lines = generated_baskets()
-    orders, order_ids = pd.factorize(lines["order_id"])
-    matrix = sp.csr_matrix(
-        (np.ones(len(lines), dtype=bool), (orders, lines["item"].to_numpy())),
-        shape=(len(order_ids), 1_000),
+def _in_child(peer: str, path: Path, sep: str, support: float) -> dict[str, Any]:
+    completed = subprocess.run(
+        [sys.executable, __file__, "--child", peer, str(path), sep, repr(support)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
-    one_hot = _one_hot(matrix, [str(i) for i in range(1_000)])
-    label = f"generated ({len(order_ids):,} baskets, 1,000 items)"
-    rows += [_compare(label, lines, one_hot, s) for s in GENERATED_SUPPORTS]
+    if completed.returncode != 0:
+        raise RuntimeError(f"{peer} at {support} failed:\n{completed.stderr}")
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+LAUNCHER = """\
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+process = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(process.pid, 0)
+print(json.dumps({"seconds": time.perf_counter() - started, "code": os.waitstatus_to_exitcode(
+    status), "rss_kib": usage.ru_maxrss}))
+"""
+"""Runs a command and reports its wall time and peak resident size (Linux: KiB). A process's
+peak counts its parent's size when forked, so the command is started from this small process,
+not from the benchmark, which holds the data."""
+
+
+def _process(command: list[str], output: Path) -> dict[str, Any]:
+    """Best wall time of ``REPEAT`` runs of ``command``, the largest peak RSS, and the number of
+    data lines it wrote."""
+    best, peak = math.inf, 0
+    for _ in range(REPEAT):
+        completed = subprocess.run(
+            [sys.executable, "-c", LAUNCHER, *command],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        result = json.loads(completed.stdout.strip().splitlines()[-1]) if completed.stdout else {}
+        if completed.returncode != 0 or result.get("code") != 0:
+            raise RuntimeError(f"{command[0]} failed:\n{completed.stderr}")
+        best = min(best, result["seconds"])
+        peak = max(peak, result["rss_kib"])
+    with output.open(encoding="utf-8") as handle:
+        lines = sum(1 for _ in handle) - 1
+    return {"seconds": best, "rss_mib": peak / 1024, "lines": lines}
+
+
+def _patron_command() -> list[str]:
+    script = shutil.which("patron", path=str(Path(sys.executable).parent))
+    if script:
+        return [script]
+    return [sys.executable, "-c", "import sys; from patron.cli.main import main; sys.exit(main())"]
+
+
+# --- the comparison ----------------------------------------------------------------------------
+
+
+def _row(label: str, path: Path, support: float, folder: Path) -> dict[str, Any]:
+    found = {peer: _in_child(peer, path, ",", support) for peer in PEERS}
+    ours = found["patron"]
+    for peer in ("patron-fit", "mlxtend", "mlxtend-sparse"):
+        theirs = (found[peer]["itemsets"], found[peer]["rules"])
+        if theirs != (ours["itemsets"], ours["rules"]):
+            raise AssertionError(f"{label} at {support}: Patron {ours}, {peer} {found[peer]}")
+    if (found["pyfim"]["itemsets"], found["pyfim"]["single"]) != (ours["itemsets"], ours["single"]):
+        raise AssertionError(f"{label} at {support}: Patron {ours}, pyfim {found['pyfim']}")
+
+    script = folder / "pyfim_rules.py"
+    script.write_text(PYFIM_SCRIPT, encoding="utf-8")
+    cli_out, script_out = folder / "patron.csv", folder / "pyfim.csv"
+    cli = _process(
+        [*_patron_command(), "analyze", "rules", "--baskets", str(path), "--format", "lines",
+         "--min-support", repr(support), "--output", str(cli_out)],
+        cli_out,
+    )  # fmt: skip
+    scripted = _process(
+        [sys.executable, str(script), str(path), ",", repr(support), str(script_out)], script_out
+    )
+    if (cli["lines"], scripted["lines"]) != (ours["rules"], ours["single"]):
+        raise AssertionError(f"{label} at {support}: CSV rows {cli['lines']}, {scripted['lines']}")
+
+    seconds = {peer: found[peer]["seconds"] for peer in PEERS}
+    return {
+        "data": label,
+        "min support": f"{support:g}",
+        "itemsets": ours["itemsets"],
+        "rules": ours["rules"],
+        "rules, 1 consequent": ours["single"],
+        "Patron ms": 1000 * seconds["patron"],
+        "Patron fit ms": 1000 * seconds["patron-fit"],
+        "mlxtend one-hot ms": 1000 * seconds["mlxtend"],
+        "mlxtend sparse ms": 1000 * seconds["mlxtend-sparse"],
+        "pyfim ms": 1000 * seconds["pyfim"],
+        "vs one-hot": seconds["mlxtend"] / seconds["patron-fit"],
+        "vs sparse": seconds["mlxtend-sparse"] / seconds["patron-fit"],
+        "vs one-hot, from file": seconds["mlxtend"] / seconds["patron"],
+        "vs sparse, from file": seconds["mlxtend-sparse"] / seconds["patron"],
+        "Patron / pyfim": seconds["patron"] / seconds["pyfim"],
+        "CLI ms": 1000 * cli["seconds"],
+        "pyfim script ms": 1000 * scripted["seconds"],
+        "CLI / script": cli["seconds"] / scripted["seconds"],
+        "Patron MiB": ours["rss_mib"],
+        "mlxtend one-hot MiB": found["mlxtend"]["rss_mib"],
+        "mlxtend sparse MiB": found["mlxtend-sparse"]["rss_mib"],
+        "pyfim MiB": found["pyfim"]["rss_mib"],
+        "memory ratio": found["mlxtend"]["rss_mib"] / ours["rss_mib"],
+        "CLI MiB": cli["rss_mib"],
+        "script MiB": scripted["rss_mib"],
+        "runs": "/".join(str(found[peer]["runs"]) for peer in PEERS),
+        "ready MiB": "/".join(f"{found[peer]['rss_ready_mib']:.0f}" for peer in PEERS),
+        "load": os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan,
+    }
+
+
+def _met(rows: list[dict[str, Any]]) -> list[str]:
+    checks = [
+        ("vs one-hot", "≥", TARGETS["one-hot"], "faster than mlxtend one-hot"),
+        ("vs sparse", "≥", TARGETS["sparse"], "faster than mlxtend sparse"),
+        ("vs one-hot, from file", "≥", TARGETS["one-hot"], "same, Patron reading the file"),
+        ("vs sparse, from file", "≥", TARGETS["sparse"], "same, Patron reading the file"),
+        ("Patron / pyfim", "≤", TARGETS["pyfim"], "library call against pyfim"),
+        ("CLI / script", "≤", TARGETS["process"], "whole process against the pyfim script"),
+        ("memory ratio", "≥", TARGETS["memory"], "mlxtend one-hot peak memory over Patron's"),
+    ]
+    notes = []
+    for column, sense, target, meaning in checks:
+        values = [row[column] for row in rows]
+        ok = [v >= target if sense == "≥" else v <= target for v in values]
+        notes.append(
+            f"{meaning} ({column} {sense} {target:g}): met in {sum(ok)} of {len(ok)} rows "
+            f"(from {min(values):.2f} to {max(values):.2f})."
+        )
+    return notes
+
+
+def run() -> dict[str, Any]:
+    from importlib.metadata import version
+
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="patron-bench-rules-") as name:
+        folder = Path(name)
+        path = groceries_path()
+        if path is None:
+            notes.append("Groceries skipped: set PATRON_DATASETS to the shared datasets folder.")
+        else:
+            rows += [_row("Groceries", path, support, folder) for support in SUPPORTS]
+        retail = folder / "retail.csv"
+        baskets = retail_baskets()
+        write_lines(baskets, retail)
+        sizes = [len(basket) for basket in baskets]
+        n_items = len({item for basket in baskets for item in basket})
+        label = "retail-shaped"
+        del baskets
+        rows += [_row(label, retail, support, folder) for support in SUPPORTS]
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (math.nan,) * 3
     notes += [
-        f"Time: best of {REPEAT} runs; memory: tracemalloc peak of one run. All rules "
-        "(min_confidence 0); the itemset and rule counts of both libraries are checked equal.",
-        "Patron's figures include encoding the basket lines; mlxtend gets its one-hot table "
-        "ready-made (not timed, not counted).",
+        f"retail-shaped: {len(sizes):,} baskets, {n_items:,} distinct items, "
+        f"{np.mean(sizes):.2f} items a basket (median {np.median(sizes):.0f}, max {max(sizes)}).",
+        f"Peers: mlxtend {version('mlxtend')}, pyfim {version('pyfim')}, pandas "
+        f"{version('pandas')}, numpy {version('numpy')}.",
+        *_met(rows),
+        f"Load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1, 5, 15 min).",
     ]
     return {
-        "title": "Association rules: Patron vs mlxtend 0.25 (fpgrowth + association_rules)",
+        "title": "Association rules: Patron vs mlxtend (one-hot, sparse) and pyfim",
         "columns": [
             "data",
             "min support",
             "itemsets",
             "rules",
-            "Patron s",
-            "mlxtend s",
-            "speed-up",
+            "rules, 1 consequent",
+            "Patron ms",
+            "Patron fit ms",
+            "mlxtend one-hot ms",
+            "mlxtend sparse ms",
+            "pyfim ms",
+            "vs one-hot",
+            "vs sparse",
+            "vs one-hot, from file",
+            "vs sparse, from file",
+            "Patron / pyfim",
+            "CLI ms",
+            "pyfim script ms",
+            "CLI / script",
             "Patron MiB",
-            "mlxtend MiB",
+            "mlxtend one-hot MiB",
+            "mlxtend sparse MiB",
+            "pyfim MiB",
             "memory ratio",
+            "CLI MiB",
+            "script MiB",
+            "load",
         ],
         "rows": rows,
         "notes": notes,
     }
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 6 and sys.argv[1] == "--child":
+        outcome = _child(sys.argv[2], Path(sys.argv[3]), sys.argv[4], float(sys.argv[5]))
+        print(json.dumps(outcome))
+    else:
+        print(json.dumps(run(), indent=1, default=str))

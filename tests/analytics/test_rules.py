@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 
 import numpy as np
@@ -12,6 +13,9 @@ from mlxtend.frequent_patterns import apriori, association_rules, fpgrowth
 from mlxtend.preprocessing import TransactionEncoder
 from sklearn.base import clone
 
+from patron.analytics import _basket_lines, _itemsets
+from patron.analytics._baskets import encode_baskets
+from patron.analytics._io import read_basket_lines, write_table
 from patron.analytics.rules import (
     RULE_COLUMNS,
     AssociationRuleMiner,
@@ -315,3 +319,200 @@ def test_support_exactly_at_the_threshold_is_frequent():
     reference = apriori(one_hot, min_support=0.28, use_colnames=True)
     ours = dict(zip(miner.itemsets_["itemset"], miner.itemsets_["support"], strict=True))
     assert ours == dict(zip(reference["itemsets"], reference["support"], strict=True))
+
+
+def test_retail_shaped_baskets_same_as_mlxtend():
+    # The benchmark's generator (long-tailed popularity, planted co-purchases), scaled down.
+    from bench.bench_rules import retail_baskets
+
+    baskets = retail_baskets(n_baskets=3_000, n_items=800, seed=1)
+    assert baskets == retail_baskets(n_baskets=3_000, n_items=800, seed=1)  # deterministic
+    miner = AssociationRuleMiner(min_support=0.004).fit(baskets)
+    itemsets, rules = _mlxtend(baskets, 0.004)
+    assert_same_as_mlxtend(miner, itemsets, rules)
+    assert miner.itemsets_["itemset"].map(len).max() >= 4
+    assert 5 < np.mean([len(basket) for basket in baskets]) < 15
+
+
+# --- the search's own paths --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("table", [True, False])
+def test_batches_and_both_ways_of_counting_give_the_same_itemsets(monkeypatch, groceries, table):
+    reference = AssociationRuleMiner(min_support=0.003).fit(groceries)
+    # Tiny batches (one first item each, as the budget is below any item's work), and
+    # candidates counted in a table or by sorting.
+    monkeypatch.setattr(_itemsets, "BATCH_PAIRS", 100)
+    monkeypatch.setattr(_itemsets, "_in_a_table", lambda n_cells, n_keys: table)
+    miner = AssociationRuleMiner(min_support=0.003).fit(groceries)
+    pd.testing.assert_frame_equal(miner.itemsets_, reference.itemsets_)
+    pd.testing.assert_frame_equal(miner.rules_, reference.rules_)
+
+
+def test_itemsets_are_a_prefix_tree_with_sorted_keys():
+    baskets = random_baskets(0)
+    found = _itemsets.mine(*_csr(baskets), min_count=8)
+    one_hot = encode_baskets(baskets)
+    dense = np.zeros((len(one_hot), one_hot.n_items), dtype=np.int64)
+    dense[np.repeat(np.arange(len(one_hot)), np.diff(one_hot.indptr)), one_hot.indices] = 1
+    pairs = np.triu(dense.T @ dense, k=1)
+    assert [len(level.count) for level in found.levels][:2] == [
+        int((dense.sum(axis=0) >= 8).sum()),
+        int((pairs >= 8).sum()),
+    ]
+    for length, level in enumerate(found.levels[1:], start=2):
+        keys = level.prefix * found.n_frequent + level.last
+        assert np.all(np.diff(keys) > 0)  # ids in (prefix, last item) order
+        ranks = found.ranks(length)
+        assert np.all(np.diff(ranks, axis=1) > 0)  # items ascending by rank
+        ids = ranks[:, 0]
+        for column in range(1, length):
+            ids = found.find(column + 1, ids, ranks[:, column])
+        assert np.array_equal(ids, np.arange(len(level.count)))
+        codes = found.item_of_rank[ranks]
+        counts = dense[:, codes].all(axis=2).sum(axis=0)  # baskets holding every item
+        assert np.array_equal(counts, level.count)
+    with pytest.raises(ValueError, match="missing"):
+        found.find(2, np.array([0]), np.array([0]))
+
+
+def _csr(baskets):
+    encoded = encode_baskets(baskets)
+    return encoded.indptr, encoded.indices, encoded.n_items
+
+
+def test_single_items_only():
+    found = _itemsets.mine(*_csr(MARKET), min_count=2, max_len=1)
+    assert len(found.levels) == 1
+    one = FrequentItemsetMiner(min_support=5).fit([["a", "b"], ["a"], ["a"], ["a"], ["a", "c"]])
+    assert one.itemsets_["itemset"].tolist() == [frozenset("a")]
+
+
+# --- basket files ------------------------------------------------------------------------------
+
+
+def _python_reader(path, sep):
+    """What reading a basket file means: universal newlines, blank lines skipped."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        lines = [line.rstrip("\r\n") for line in handle]
+    return [sorted({item for item in line.split(sep) if item}) for line in lines if line]
+
+
+@pytest.mark.parametrize(
+    ("text", "sep"),
+    [
+        ("a,b\r\nb,c\rc\n\n,\nd,,e,\n", ","),  # CRLF, lone CR, blank line, empty basket
+        ("1 2 3 \n2 3 \n3 4 \n\n1 3 \n", " "),
+        ("whole milk,tropical fruit ,yogurt\nyogurt,whole milk,whole milk\n", ","),
+        ("é,ü\nü,x\n\ufeffy,é\n", ","),  # non-ASCII labels, a byte-order mark kept as written
+        ("a::b::\n::\nb::c\n", "::"),  # a longer separator: the text path
+        ("a\0b,c\nc\n", ","),  # a NUL byte: the text path
+        ("", ","),
+        ("\n\n", ","),
+        ("a", ","),
+    ],
+)
+@pytest.mark.parametrize("bytes_path_from", [0, 1 << 40])  # the bytes path, the text path
+def test_basket_files_read_as_python_would(tmp_path, monkeypatch, text, sep, bytes_path_from):
+    monkeypatch.setattr(_basket_lines, "_BYTES_PATH_FROM", bytes_path_from)
+    path = tmp_path / "baskets.txt"
+    path.write_bytes(text.encode("utf-8"))
+    baskets = read_basket_lines(path, sep)
+    assert [list(basket) for basket in baskets] == _python_reader(path, sep)
+    assert baskets.items == sorted(baskets.items)
+
+
+def test_basket_file_labels_longer_than_a_word_and_hash_collisions(tmp_path, monkeypatch):
+    monkeypatch.setattr(_basket_lines, "_BYTES_PATH_FROM", 0)
+    path = tmp_path / "baskets.txt"
+    # Two-word labels that differ in the first word only: with no mixing, their hashes collide.
+    path.write_text("aaaaaaaa12345678,bbbbbbbb12345678\nbbbbbbbb12345678,c_12345678\n")
+    expected = _python_reader(path, ",")
+    assert [list(b) for b in read_basket_lines(path, ",")] == expected
+    monkeypatch.setattr(_basket_lines, "_MIX", np.uint64(0))
+    assert _basket_lines._read_bytes(path.read_bytes(), ord(",")) is None  # collision seen
+    assert [list(b) for b in read_basket_lines(path, ",")] == expected
+
+
+@pytest.mark.parametrize("bytes_path_from", [0, 1 << 40])
+def test_basket_file_errors(tmp_path, monkeypatch, bytes_path_from):
+    monkeypatch.setattr(_basket_lines, "_BYTES_PATH_FROM", bytes_path_from)
+    path = tmp_path / "baskets.txt"
+    path.write_bytes(b"caf\xe9,milk\n")  # Latin-1, not UTF-8
+    with pytest.raises(UnicodeDecodeError):
+        read_basket_lines(path, ",")
+    for sep in ("", "\n", "a\r"):
+        with pytest.raises(ValueError, match="separator"):
+            read_basket_lines(path, sep)
+
+
+def test_encoded_baskets_are_a_sequence_of_item_lists(tmp_path):
+    path = tmp_path / "baskets.txt"
+    path.write_text("\n".join(",".join(basket) for basket in MARKET) + "\n")
+    baskets = read_basket_lines(path, ",")
+    assert len(baskets) == 5
+    assert baskets[0] == ["bread", "milk"]
+    assert baskets[-1] == ["bread", "cola", "diapers", "milk"]
+    assert baskets[1:3] == [sorted(MARKET[1]), sorted(MARKET[2])]
+    assert list(baskets) == [sorted(basket) for basket in MARKET]
+    with pytest.raises(IndexError):
+        baskets[5]
+    assert repr(baskets) == "EncodedBaskets(5 baskets, 6 items)"
+    ours = AssociationRuleMiner(min_support=0.4).fit(baskets)
+    pd.testing.assert_frame_equal(
+        ours.rules_, AssociationRuleMiner(min_support=0.4).fit(MARKET).rules_
+    )
+
+
+# --- writing tables ----------------------------------------------------------------------------
+
+
+def _pandas_csv(frame, path, set_columns):
+    out = frame.copy()
+    for column in set_columns:
+        out[column] = [json.dumps(sorted(map(str, v)), ensure_ascii=False) for v in out[column]]
+    out.to_csv(path, index=False)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_tables_are_written_as_pandas_writes_them(tmp_path, groceries, suffix):
+    rules = AssociationRuleMiner(min_support=0.01).fit(groceries).rules_
+    assert np.isinf(rules["conviction"]).sum() == 0
+    odd = pd.DataFrame(
+        {
+            "sets": [frozenset({"x,y", 'q"'}), frozenset(), frozenset({"é"}), frozenset({"é"})],
+            "number": [1.5, np.nan, np.inf, 1e-7],
+            "count": [1, 2, 3, 4],
+            "flag": [True, False, True, True],
+        }
+    )
+    text = pd.DataFrame({"name": ["a", None, "c,d", "e"], "sets": [frozenset("ab")] * 4})
+    for frame, sets in (
+        (rules, ("antecedents", "consequents")),
+        (odd, ("sets",)),
+        (text, ("sets",)),
+    ):
+        ours, theirs = tmp_path / f"ours{suffix}", tmp_path / f"theirs{suffix}"
+        write_table(frame, ours, sets)
+        if suffix == ".csv":
+            _pandas_csv(frame, theirs, sets)
+            assert ours.read_bytes() == theirs.read_bytes()
+        else:
+            back = pd.read_parquet(ours)
+            for column in sets:
+                assert [list(v) for v in back[column]] == [
+                    sorted(map(str, v)) for v in frame[column]
+                ]
+
+
+def test_parameters_follow_scikit_learn():
+    miner = AssociationRuleMiner(min_support=0.02, min_lift=1.5)
+    assert repr(miner) == "AssociationRuleMiner(min_lift=1.5, min_support=0.02)"
+    assert repr(FrequentItemsetMiner()) == "FrequentItemsetMiner()"
+    assert miner.set_params(max_len=3) is miner
+    assert miner.get_params() == {
+        "max_len": 3, "min_confidence": 0.0, "min_lift": 1.5, "min_support": 0.02
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="invalid parameter 'support'"):
+        miner.set_params(support=0.1)
+    assert clone(miner).get_params() == miner.get_params()

@@ -1,21 +1,74 @@
-"""Baskets in any of the accepted shapes → one sparse basket-by-item matrix and its item labels."""
+"""Baskets in any of the accepted shapes → one encoded basket table and its item labels.
+
+scipy is imported only for a scipy matrix given as input (it is loaded already then), so the
+command line's start-up does not pay for it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+import sys
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
-Baskets = pd.DataFrame | sp.spmatrix | sp.sparray | Iterable[Iterable[Hashable]]
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 
-def _factorize(values: Any) -> tuple[NDArray[np.int64], list[Hashable]]:
-    """Codes and labels, labels sorted when they can be (so codes follow the labels' order)."""
+class EncodedBaskets(Sequence[list[Hashable]]):
+    """Baskets as compressed sparse rows: basket ``b`` holds the items ``items[c]`` for the codes
+    ``c`` in ``indices[indptr[b]:indptr[b + 1]]``, ascending and without repeats.
+
+    It is also a read-only sequence of item lists, so it stands wherever a list of baskets does.
+    """
+
+    __slots__ = ("indices", "indptr", "items")
+
+    def __init__(
+        self, indptr: NDArray[np.int64], indices: NDArray[np.int32], items: list[Hashable]
+    ) -> None:
+        self.indptr = indptr
+        self.indices = indices
+        self.items = items
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> list[Hashable]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[list[Hashable]]: ...
+    def __getitem__(self, index: int | slice) -> list[Hashable] | list[list[Hashable]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        position = range(len(self))[index]  # negative indices, IndexError
+        codes = self.indices[self.indptr[position] : self.indptr[position + 1]]
+        return [self.items[code] for code in codes.tolist()]
+
+    def __iter__(self) -> Iterator[list[Hashable]]:
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        return f"EncodedBaskets({len(self):,} baskets, {self.n_items:,} items)"
+
+
+Baskets: TypeAlias = (
+    "pd.DataFrame | sp.spmatrix | sp.sparray | EncodedBaskets | Iterable[Iterable[Hashable]]"
+)
+"""The shapes :func:`encode_baskets` accepts."""
+
+
+def factorize(values: Any) -> tuple[NDArray[np.int64], list[Hashable]]:
+    """Codes and labels, labels sorted when they can be (so codes follow the labels' order);
+    a missing value (None, NaN) gets the code ``-1``."""
     try:
         codes, uniques = pd.factorize(values, sort=True)
     except TypeError:  # labels of mixed types that cannot be compared
@@ -23,21 +76,35 @@ def _factorize(values: Any) -> tuple[NDArray[np.int64], list[Hashable]]:
     return np.asarray(codes, dtype=np.int64), list(np.asarray(uniques, dtype=object).tolist())
 
 
-def _from_pairs(
-    order_codes: NDArray[np.int64], item_values: Any, n_baskets: int
-) -> tuple[sp.csr_matrix, list[Hashable]]:
-    item_codes, items = _factorize(item_values)
-    present = item_codes >= 0  # a missing item is no item
-    rows, cols = order_codes[present], item_codes[present]
-    matrix = sp.csr_matrix(
-        (np.ones(len(rows), dtype=np.int32), (rows, cols)), shape=(n_baskets, len(items))
-    )
-    matrix.sum_duplicates()
-    matrix.data[:] = 1  # an item bought twice in one basket counts once
-    return matrix, items
+def from_codes(
+    rows: NDArray[np.integer], codes: NDArray[np.integer], n_baskets: int, items: list[Hashable]
+) -> EncodedBaskets:
+    """The table of the (basket, item code) pairs; code ``-1`` (a missing item) is skipped and
+    a repeated pair counts once."""
+    n_items = len(items)
+    present = codes >= 0
+    if not present.all():
+        rows, codes = rows[present], codes[present]
+    del present
+    if n_items == 0 or len(codes) == 0:
+        return EncodedBaskets(
+            np.zeros(n_baskets + 1, dtype=np.int64), np.zeros(0, dtype=np.int32), items
+        )
+    key = rows.astype(np.int64)
+    key *= n_items
+    key += codes
+    key.sort()
+    if len(key) > 1:
+        new = key[1:] != key[:-1]
+        if not new.all():
+            key = key[np.concatenate(([True], new))]
+        del new
+    indptr = np.searchsorted(key, np.arange(n_baskets + 1, dtype=np.int64) * n_items)
+    np.remainder(key, n_items, out=key)
+    return EncodedBaskets(indptr.astype(np.int64), key.astype(np.int32), items)
 
 
-def _from_long(frame: pd.DataFrame, order_col: Hashable, item_col: Hashable) -> Any:
+def _from_long(frame: pd.DataFrame, order_col: Hashable, item_col: Hashable) -> EncodedBaskets:
     for column in (order_col, item_col):
         if column not in frame.columns:
             raise ValueError(f"the baskets have no column {column!r}")
@@ -45,18 +112,28 @@ def _from_long(frame: pd.DataFrame, order_col: Hashable, item_col: Hashable) -> 
     if orders.isna().any():
         raise ValueError(f"column {order_col!r} has missing order ids")
     order_codes, order_labels = pd.factorize(orders)
-    return _from_pairs(np.asarray(order_codes, dtype=np.int64), frame[item_col], len(order_labels))
+    item_codes, items = factorize(frame[item_col])
+    rows = np.asarray(order_codes, dtype=np.int64)
+    return from_codes(rows, item_codes, len(order_labels), items)
 
 
-def _from_one_hot(frame: pd.DataFrame) -> tuple[sp.csr_matrix, list[Hashable]]:
+def _from_one_hot(frame: pd.DataFrame) -> EncodedBaskets:
+    items = list(frame.columns)
     if frame.shape[1] and all(isinstance(d, pd.SparseDtype) for d in frame.dtypes):
-        matrix = sp.csr_matrix(frame.sparse.to_coo())
+        coo = frame.sparse.to_coo()
+        nonzero = coo.data != 0
+        rows, codes = coo.row[nonzero], coo.col[nonzero]
     else:
-        matrix = sp.csr_matrix(frame.to_numpy(dtype=bool))
-    matrix = sp.csr_matrix(matrix, dtype=np.int32)
-    matrix.eliminate_zeros()
-    matrix.data[:] = 1
-    return matrix, list(frame.columns)
+        rows, codes = np.nonzero(frame.to_numpy(dtype=bool))
+    return from_codes(rows.astype(np.int64), codes.astype(np.int64), frame.shape[0], items)
+
+
+def _from_sparse(matrix: Any) -> EncodedBaskets:
+    coo = matrix.tocoo()
+    nonzero = coo.data != 0
+    items: list[Hashable] = list(range(coo.shape[1]))
+    rows = coo.row[nonzero].astype(np.int64)
+    return from_codes(rows, coo.col[nonzero].astype(np.int64), coo.shape[0], items)
 
 
 def _is_one_hot(frame: pd.DataFrame) -> bool:
@@ -68,13 +145,33 @@ def _is_one_hot(frame: pd.DataFrame) -> bool:
     return frame.shape[1] > 0 and all(boolean(d) for d in frame.dtypes)
 
 
-def basket_matrix(
+def _is_sparse_matrix(value: Any) -> bool:
+    sparse = sys.modules.get("scipy.sparse")  # a scipy matrix means scipy is loaded
+    return sparse is not None and bool(sparse.issparse(value))
+
+
+def _from_iterable(baskets: Iterable[Iterable[Hashable]]) -> EncodedBaskets:
+    rows: list[list[Hashable]] = []
+    for basket in baskets:
+        if type(basket) is not list:  # the common case needs no check
+            if isinstance(basket, str | bytes) or not isinstance(basket, Iterable):
+                raise TypeError(f"each basket must be an iterable of items, got {basket!r}")
+            basket = list(basket)
+        rows.append(basket)
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    flat = np.fromiter(chain.from_iterable(rows), dtype=object, count=int(lengths.sum()))
+    codes, items = factorize(flat)
+    order_codes = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
+    return from_codes(order_codes, codes, len(rows), items)
+
+
+def encode_baskets(
     baskets: Baskets,
     *,
     order_col: Hashable | None = None,
     item_col: Hashable | None = None,
-) -> tuple[sp.csr_matrix, list[Hashable]]:
-    """A binary CSR matrix (one row per basket, one column per item) and the item labels.
+) -> EncodedBaskets:
+    """The baskets as a table of item codes, with the item labels.
 
     Accepted shapes:
 
@@ -82,11 +179,14 @@ def basket_matrix(
       or, when they are not given, its only two columns in that order;
     * a one-hot DataFrame of booleans (dense or pandas-sparse), as mlxtend takes: columns are items;
     * a scipy sparse matrix, baskets by items: items are the column numbers;
+    * :class:`EncodedBaskets` (what :func:`patron.analytics._io.read_basket_lines` returns);
     * an iterable of baskets, each an iterable of hashable items.
 
     A missing item (None/NaN) is ignored, an item repeated in a basket counts once; a basket with
     no items still counts as a basket. Item labels are sorted when they are comparable.
     """
+    if isinstance(baskets, EncodedBaskets):
+        return baskets
     if isinstance(baskets, pd.DataFrame):
         if order_col is not None or item_col is not None:
             if order_col is None or item_col is None:
@@ -100,22 +200,11 @@ def basket_matrix(
             "a baskets DataFrame needs order_col and item_col (or exactly two columns, "
             f"order then item); got columns {list(baskets.columns)}"
         )
-    if sp.issparse(baskets):
-        matrix = sp.csr_matrix(baskets, dtype=np.int32)
-        matrix.eliminate_zeros()
-        matrix.data[:] = 1
-        return matrix, list(range(matrix.shape[1]))
+    if _is_sparse_matrix(baskets):
+        return _from_sparse(baskets)
     if isinstance(baskets, str | bytes) or not isinstance(baskets, Iterable):
         raise TypeError(
             "baskets must be a DataFrame, a sparse matrix or an iterable of item lists, "
             f"not {type(baskets).__name__}"
         )
-    rows: list[list[Hashable]] = []
-    for basket in baskets:
-        if isinstance(basket, str | bytes) or not isinstance(basket, Iterable):
-            raise TypeError(f"each basket must be an iterable of items, got {basket!r}")
-        rows.append(list(basket))
-    lengths = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
-    flat = np.fromiter(chain.from_iterable(rows), dtype=object, count=int(lengths.sum()))
-    order_codes = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
-    return _from_pairs(order_codes, flat, len(rows))
+    return _from_iterable(baskets)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import math
-from collections.abc import Hashable
+import os
+from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
+
+from patron.analytics import _basket_lines
+from patron.analytics._baskets import EncodedBaskets
 
 TABLE_FORMATS = (".csv", ".jsonl", ".parquet")
 
@@ -29,22 +35,15 @@ def table_format(path: Path, allowed: tuple[str, ...] = TABLE_FORMATS) -> str:
     return suffix
 
 
-def read_basket_lines(path: Path, sep: str = ",") -> list[list[str]]:
+def read_basket_lines(path: Path, sep: str = ",") -> EncodedBaskets:
     """One basket per line, items separated by ``sep`` (FIMI ``.dat`` files use a space).
 
     Items are kept exactly as written (no stripping: some published data sets have labels ending
     in a space); empty items, such as the one a trailing separator leaves, are dropped, and blank
-    lines are skipped.
+    lines are skipped; a line of separators only is an empty basket. The baskets come back
+    encoded (see :mod:`patron.analytics._basket_lines`), as a sequence of item lists.
     """
-    if not sep:
-        raise ValueError("the item separator must not be empty")
-    baskets = []
-    with path.open(encoding="utf-8", newline="") as handle:
-        for line in handle:
-            text = line.rstrip("\r\n")
-            if text:
-                baskets.append([item for item in text.split(sep) if item])
-    return baskets
+    return _basket_lines.read(path, sep)
 
 
 def read_basket_long(path: Path, sep: str = ",") -> pd.DataFrame:
@@ -82,6 +81,62 @@ def json_value(value: Any) -> Any:
     return value
 
 
+def _once_per_object(values: Iterable[Any], convert: Callable[[Any], Any]) -> list[Any]:
+    """``convert(value)`` for each value, computed once per distinct object: a rule table holds
+    one frozenset object per itemset, however many rules share it."""
+    objects = np.fromiter(values, dtype=object)
+    # The objects are alive (in ``objects``) until the end, so their ids are not reused.
+    codes, _ = pd.factorize(np.fromiter(map(id, objects), dtype=np.int64, count=len(objects)))
+    first = np.empty(int(codes.max()) + 1 if len(codes) else 0, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    converted = np.fromiter(map(convert, objects[first]), dtype=object, count=len(first))
+    return converted[codes].tolist()
+
+
+def _csv_text(items: Any) -> str:
+    return json.dumps(_items(items), ensure_ascii=False)
+
+
+def _float_texts(numbers: NDArray[np.float64]) -> list[str]:
+    """``repr`` of each number (as the ``csv`` module writes floats), empty for NaN; formatted
+    once per distinct value (by bit pattern, so ``-0.0`` stays apart): a rule table repeats its
+    supports many times."""
+    bits, inverse = np.unique(numbers.view(np.int64), return_inverse=True)
+    texts = np.array(
+        ["" if v != v else repr(v) for v in bits.view(np.float64).tolist()], dtype=object
+    )
+    return texts[inverse.reshape(-1)].tolist()
+
+
+def _write_csv(frame: pd.DataFrame, path: Path, set_columns: tuple[Hashable, ...]) -> None:
+    """As ``frame.to_csv(path, index=False)`` writes it, which is Python's ``csv`` module over
+    the values (floats by ``repr``, a missing one empty), only faster for numeric columns."""
+    plain = frame.columns.is_unique and frame.shape[1] > 0
+    plain = plain and not isinstance(frame.columns, pd.MultiIndex)
+    columns: list[list[Any]] = []
+    for name in frame.columns if plain else ():
+        values = frame[name]
+        if name in set_columns:
+            columns.append(_once_per_object(values, _csv_text))
+        elif isinstance(values.dtype, np.dtype) and values.dtype.kind in "iub":
+            columns.append(values.to_numpy().tolist())
+        elif values.dtype == np.float64:
+            columns.append(_float_texts(values.to_numpy()))
+        else:
+            plain = False
+            break
+    if not plain:  # text, dates, categories, odd headers: pandas knows how to write them
+        frame = frame.copy()
+        for column in set_columns:
+            frame[column] = _once_per_object(frame[column], _csv_text)
+        frame.to_csv(path, index=False)
+        return
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator=os.linesep)
+        writer.writerow([str(name) for name in frame.columns])
+        writer.writerows(zip(*columns, strict=True))
+
+
 def write_table(frame: pd.DataFrame, path: Path, set_columns: tuple[Hashable, ...] = ()) -> None:
     """Write ``frame`` in the format ``path``'s extension names.
 
@@ -89,20 +144,19 @@ def write_table(frame: pd.DataFrame, path: Path, set_columns: tuple[Hashable, ..
     inside CSV cells). In JSON Lines an infinite or missing number is written as ``null``.
     """
     suffix = table_format(path)
-    out = frame.copy()
+    if suffix == ".csv":
+        _write_csv(frame, path, set_columns)
+        return
     if suffix == ".jsonl":
-        columns = [str(column) for column in out.columns]
+        columns = [str(column) for column in frame.columns]
         with path.open("w", encoding="utf-8") as handle:
-            for row in out.itertuples(index=False, name=None):
+            for row in frame.itertuples(index=False, name=None):
                 record = dict(zip(columns, map(json_value, row), strict=True))
                 handle.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
         return
+    out = frame.copy()
     for column in set_columns:
-        if suffix == ".csv":
-            out[column] = [json.dumps(_items(v), ensure_ascii=False) for v in out[column]]
-        else:
-            out[column] = pd.Series([_items(v) for v in out[column]], index=out.index, dtype=object)
-    if suffix == ".parquet":
-        out.to_parquet(path, index=False)
-    else:
-        out.to_csv(path, index=False)
+        out[column] = pd.Series(
+            _once_per_object(out[column], _items), index=out.index, dtype=object
+        )
+    out.to_parquet(path, index=False)

@@ -107,7 +107,8 @@ def rfm(
     missing = [column for column in wanted if column not in transactions.columns]
     if missing:
         raise ValueError(f"the transactions have no column(s) {missing}")
-    frame = transactions.loc[transactions[customer_col].notna(), wanted]
+    known = transactions[customer_col].notna()
+    frame = transactions[wanted] if known.all() else transactions.loc[known, wanted]
     for column in wanted[1:]:
         if frame[column].isna().any():
             raise ValueError(f"column {column!r} has missing values")
@@ -115,29 +116,94 @@ def rfm(
     amounts = pd.to_numeric(frame[amount_col], errors="raise").astype(float)
     cutoff = days.max() if as_of is None else _utc_day(as_of)
     inside = (days <= cutoff).to_numpy()
-    keyed = pd.DataFrame(
-        {
-            "customer": frame[customer_col].to_numpy()[inside],
-            "day": days.to_numpy()[inside],
-            "amount": amounts.to_numpy()[inside],
-            "purchase": (
-                frame[order_col].to_numpy()[inside]
-                if order_col is not None
-                else days.to_numpy()[inside]
-            ),
-        }
+    if not inside.all():
+        frame, days, amounts = frame[inside], days[inside], amounts[inside]
+    # Group on integer codes (customers factorised in sorted order, as ``groupby(sort=True)``
+    # numbers them): the same groups in the same order, without hashing the keys per aggregate.
+    codes, customers = _factorize(frame[customer_col], sort=True)
+    day_numbers = _day_numbers(days)
+    keyed = pd.DataFrame({"day": day_numbers, "amount": amounts.to_numpy()})
+    grouped = keyed.groupby(codes, sort=True)
+    purchases = frame[order_col] if order_col is not None else pd.Series(day_numbers)
+    cutoff_day = int(_day_numbers(pd.Series([cutoff]))[0]) if len(frame) else 0
+    return rfm_from_totals(
+        customers.rename(customer_col),
+        recency=cutoff_day - grouped["day"].max().to_numpy(),
+        frequency=_distinct_per_group(codes, purchases, len(customers)),
+        monetary_total=grouped["amount"].sum().to_numpy(),  # pandas' compensated sum
     )
-    grouped = keyed.groupby("customer", sort=True)
-    last_day = pd.to_datetime(grouped["day"].max(), utc=True)
-    table = pd.DataFrame(index=last_day.index.rename(customer_col))
-    table["recency"] = ((cutoff - last_day) // pd.Timedelta(days=1)).astype(np.int64)
-    table["frequency"] = grouped["purchase"].nunique().astype(np.int64)
-    table["monetary_total"] = grouped["amount"].sum().astype(float)
+
+
+_TEXT = pd.Index(np.array([""], dtype=object)).dtype  # what pandas makes of Python strings
+
+
+def _factorize(values: pd.Series, *, sort: bool = False) -> tuple[np.ndarray, pd.Index]:
+    """Codes 0…n-1 and the distinct values, as ``groupby`` numbers them (sorted with ``sort``).
+
+    Text columns are factorised as they are stored (pyarrow strings hash without making a
+    Python object per row); anything else as a NumPy array, as ``groupby`` would.
+    """
+    if isinstance(values.dtype, pd.StringDtype) and len(values):
+        codes, uniques = values.factorize(sort=sort)
+        if uniques.dtype != _TEXT:
+            uniques = uniques.astype(_TEXT)
+        return np.asarray(codes), pd.Index(uniques)
+    codes, uniques = pd.factorize(values.to_numpy(), sort=sort)
+    return codes, pd.Index(uniques)
+
+
+def _day_numbers(days: pd.Series) -> np.ndarray:
+    """Days since 1970-01-01 of UTC midnights (as :func:`_days` gives them)."""
+    naive = days.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    return naive.astype("datetime64[D]").astype(np.int64)
+
+
+def _distinct_per_group(codes: np.ndarray, values: pd.Series, groups: int) -> np.ndarray:
+    """How many distinct ``values`` each group (``codes`` 0…groups-1) has."""
+    value_codes, uniques = _factorize(values)
+    pairs = pd.unique(codes.astype(np.int64) * max(len(uniques), 1) + value_codes)
+    return np.bincount(pairs // max(len(uniques), 1), minlength=groups).astype(np.int64)
+
+
+def rfm_from_totals(
+    customers: pd.Index | np.ndarray | list[Hashable],
+    *,
+    recency: np.ndarray | pd.Series | list[int],
+    frequency: np.ndarray | pd.Series | list[int],
+    monetary_total: np.ndarray | pd.Series | list[float],
+) -> pd.DataFrame:
+    """The RFM table from each customer's totals, already counted (by a database, say).
+
+    ``recency`` in whole days, ``frequency`` in purchases, ``monetary_total`` summed; one entry
+    per customer, in the order of ``customers``. The table is sorted by customer, then scored
+    exactly as :func:`rfm` scores it, so the same totals give the same table.
+    """
+    index = customers if isinstance(customers, pd.Index) else pd.Index(customers)
+    if index.name is None:
+        index = index.rename("customer_id")
+    table = pd.DataFrame(
+        {
+            "recency": np.asarray(recency, dtype=np.int64),
+            "frequency": np.asarray(frequency, dtype=np.int64),
+            "monetary_total": np.asarray(monetary_total, dtype=np.float64),
+        },
+        index=index,
+    )
+    if not table.index.is_unique:
+        raise ValueError("each customer must appear once in the totals")
+    if not table.index.is_monotonic_increasing:
+        table = table.sort_index(kind="stable")
     table["monetary_mean"] = table["monetary_total"] / table["frequency"]
     table["r_score"] = quintile_scores(table["recency"], higher_is_better=False)
     table["f_score"] = quintile_scores(table["frequency"])
     table["m_score"] = quintile_scores(table["monetary_total"])
-    table["rfm_score"] = (
-        table["r_score"].astype(str) + table["f_score"].astype(str) + table["m_score"].astype(str)
-    )
+    table["rfm_score"] = _score_text(table["r_score"], table["f_score"], table["m_score"])
     return table[list(RFM_COLUMNS)]
+
+
+def _score_text(r: pd.Series, f: pd.Series, m: pd.Series) -> pd.Series:
+    """``"535"`` from the three 1-5 scores (looked up among 216 strings, not concatenated)."""
+    digits = np.array([f"{a}{b}{c}" for a in range(6) for b in range(6) for c in range(6)])
+    codes = r.to_numpy() * 36 + f.to_numpy() * 6 + m.to_numpy()
+    text_dtype = r.iloc[:0].astype(str).dtype  # the dtype ``astype(str)`` gives here
+    return pd.Series(digits[codes], index=r.index).astype(text_dtype)

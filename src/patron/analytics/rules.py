@@ -14,8 +14,11 @@ Definitions (Agrawal, Imieliński & Swami, SIGMOD 1993; the metrics as mlxtend's
 * ``leverage = support(A + C) - support(A) · support(C)``;
 * ``conviction = (1 - support(C)) / (1 - confidence)``, infinite when ``confidence == 1``.
 
-The search is Eclat over vertical bitsets (:mod:`patron.analytics._eclat`); the baskets stay a
-sparse matrix throughout. The results equal mlxtend's ``fpgrowth`` + ``association_rules``
+The itemsets are found by occurrence delivery over the encoded baskets
+(:mod:`patron.analytics._itemsets`), a few array operations per level. The rules are derived a
+split at a time for all itemsets of one length: each side is looked up in the prefix tree of
+itemsets, the metrics computed column-wise, and each side's frozenset is the itemset table's own
+object, made once per itemset. The results equal mlxtend's ``fpgrowth`` + ``association_rules``
 (tested to 1e-9).
 """
 
@@ -29,9 +32,9 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from sklearn.base import BaseEstimator
 
-from patron.analytics._baskets import Baskets, basket_matrix
+from patron.analytics._baskets import Baskets, encode_baskets
+from patron.analytics._params import ParamsMixin
 from patron.analytics.engines import local
 
 ITEMSET_COLUMNS = ("itemset", "support", "count")
@@ -79,138 +82,149 @@ def _check_max_len(max_len: int | None) -> None:
         raise ValueError(f"max_len must be None or an integer >= 1, got {max_len!r}")
 
 
-def _itemset_frame(found: local.Itemsets, items: list[Hashable], n_baskets: int) -> pd.DataFrame:
-    """One row per itemset: shorter first, then higher support, then item order."""
-    sets: list[frozenset[Hashable]] = []
-    counts: list[NDArray[np.int64]] = []
-    for length in sorted(found):
-        codes, count = found[length]
-        order = np.lexsort((*codes.T[::-1], -count))
-        sets.extend(frozenset(map(items.__getitem__, row)) for row in codes[order].tolist())
-        counts.append(count[order])
-    count_all = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+class _Catalogue:
+    """The frequent itemsets in output order: shorter first, then higher support, then item order.
+
+    ``sets[r]`` and ``count[r]`` are the frozenset and basket count of output row ``r``;
+    ``row_of[k - 1][i]`` is the row of the itemset with id ``i`` among those of length ``k``.
+    """
+
+    def __init__(self, found: local.FrequentItemsets, items: list[Hashable]) -> None:
+        # Only the frequent items' labels are boxed, in item-code order (the labels' order);
+        # order_of_rank[r] is where the item of rank r sits among them.
+        code = found.item_of_rank
+        by_code = np.argsort(code)
+        order_of_rank = np.empty_like(by_code)
+        order_of_rank[by_code] = np.arange(len(by_code))
+        labels = _boxed([items[c] for c in code[by_code].tolist()])
+        sets: list[frozenset[Hashable]] = []
+        counts: list[NDArray[np.int64]] = []
+        self.row_of: list[NDArray[np.int64]] = []
+        for length, level in enumerate(found.levels, start=1):
+            codes = np.sort(order_of_rank[found.ranks(length)], axis=1)
+            order = np.lexsort((*codes.T[::-1], -level.count))
+            row = np.empty(len(order), dtype=np.int64)
+            row[order] = np.arange(len(sets), len(sets) + len(order))
+            self.row_of.append(row)
+            sets.extend(map(frozenset, labels[codes[order]].tolist()))
+            counts.append(level.count[order])
+        self.sets = np.empty(len(sets), dtype=object)
+        self.sets[:] = sets
+        self.count = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+
+
+def _boxed(items: list[Hashable]) -> NDArray[np.object_]:
+    """An object array holding ``items`` as they are (a tuple stays one element)."""
+    boxed = np.empty(len(items), dtype=object)
+    if all(type(item) is str for item in items):
+        boxed[:] = items
+    else:
+        for position, item in enumerate(items):
+            boxed[position] = item
+    return boxed
+
+
+def _itemset_frame(catalogue: _Catalogue, n_baskets: int) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "itemset": pd.Series(sets, dtype=object),
-            "support": count_all / float(n_baskets),
-            "count": count_all,
+            "itemset": pd.Series(catalogue.sets, dtype=object),
+            "support": catalogue.count / float(n_baskets),
+            "count": catalogue.count,
         }
     )
 
 
-class _Lookup:
-    """Support counts of the frequent itemsets, found by value in vectorised form."""
+def _subsets(found: local.FrequentItemsets, ranks: NDArray[np.int64]) -> list[NDArray[np.int64]]:
+    """For each bit mask over the columns of ``ranks`` (itemsets of one length, as rows of
+    ascending item ranks), the ids of the subsets the mask selects, every one of them frequent.
 
-    def __init__(self, found: local.Itemsets) -> None:
-        self._tables: dict[int, tuple[NDArray[np.void], NDArray[np.int64]]] = {}
-        for length, (codes, counts) in found.items():
-            keys = self._keys(codes)
-            order = np.argsort(keys, kind="stable")
-            self._tables[length] = (keys[order], counts[order])
-
-    @staticmethod
-    def _keys(codes: NDArray[np.int32]) -> NDArray[np.void]:
-        # Big-endian non-negative integers compare bytewise in numeric order.
-        rows = np.ascontiguousarray(codes, dtype=">i4")
-        return rows.view(np.dtype((np.void, 4 * codes.shape[1]))).ravel()
-
-    def counts(self, codes: NDArray[np.int32]) -> NDArray[np.int64]:
-        keys, counts = self._tables[codes.shape[1]]
-        query = self._keys(codes)
-        where = np.searchsorted(keys, query)
-        if np.any(where >= len(keys)) or np.any(keys[np.minimum(where, len(keys) - 1)] != query):
-            raise ValueError("an antecedent or consequent is missing from the frequent itemsets")
-        return counts[where]
-
-
-def _frozensets(
-    parts: list[NDArray[np.int32]],
-    items: list[Hashable],
-    cache: dict[tuple[int, ...], frozenset[Hashable]],
-) -> list[frozenset[Hashable]]:
-    """The item labels of each row of codes, one frozenset object per distinct itemset."""
-    result: list[frozenset[Hashable]] = []
-    for part in parts:
-        for row in map(tuple, part.tolist()):
-            found = cache.get(row)
-            if found is None:
-                found = cache[row] = frozenset(map(items.__getitem__, row))
-            result.append(found)
-    return result
+    A subset is the one without its last column plus that column, so each mask costs a single
+    look-up."""
+    length = ranks.shape[1]
+    subsets: list[NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)]
+    for mask in range(1, 2**length - 1):
+        top = mask.bit_length() - 1
+        rest = mask ^ (1 << top)
+        if rest == 0:
+            subsets.append(ranks[:, top])  # a single item's id is its rank
+        else:
+            subsets.append(found.find(mask.bit_count(), subsets[rest], ranks[:, top]))
+    return subsets
 
 
 def _rule_frame(
-    found: local.Itemsets,
-    items: list[Hashable],
+    found: local.FrequentItemsets,
+    catalogue: _Catalogue,
     n_baskets: int,
     min_confidence: float,
     min_lift: float | None,
 ) -> pd.DataFrame:
     """Every rule ``A → C`` with ``A + C`` frequent, ``A``, ``C`` non-empty and disjoint, that meets
     the thresholds; the metrics as defined in the module docstring."""
-    lookup = _Lookup(found)
     n = float(n_baskets)
     parts: dict[str, list[Any]] = {name: [] for name in ("a", "c", "sac", "sa", "sc", "conf")}
-    for length in sorted(found):
-        if length < 2:
+    for length in range(2, len(found.levels) + 1):
+        count_ac = found.levels[length - 1].count
+        if len(count_ac) == 0:
             continue
-        codes, count_ac = found[length]
         support_ac = count_ac / n
-        for mask in range(1, 2**length - 1):
-            left = [b for b in range(length) if mask >> b & 1]
-            right = [b for b in range(length) if not mask >> b & 1]
-            antecedents, consequents = codes[:, left], codes[:, right]
-            support_a = lookup.counts(antecedents) / n
-            support_c = lookup.counts(consequents) / n
+        subsets = _subsets(found, found.ranks(length))
+        full = 2**length - 1
+        for mask in range(1, full):
+            left, right = mask.bit_count(), length - mask.bit_count()
+            antecedents, consequents = subsets[mask], subsets[full ^ mask]
+            support_a = found.levels[left - 1].count[antecedents] / n
+            support_c = found.levels[right - 1].count[consequents] / n
             # mlxtend's expression (its null-value corrections are zero for complete data).
             confidence = (support_ac * n) / (support_a * n)
             keep = confidence >= min_confidence
             if min_lift is not None:
                 keep &= confidence / support_c >= min_lift
-            if not keep.any():
-                continue
-            parts["a"].append(antecedents[keep])
-            parts["c"].append(consequents[keep])
-            parts["sac"].append(support_ac[keep])
-            parts["sa"].append(support_a[keep])
-            parts["sc"].append(support_c[keep])
-            parts["conf"].append(confidence[keep])
+            support_both = support_ac
+            if not keep.all():
+                if not keep.any():
+                    continue
+                antecedents, consequents = antecedents[keep], consequents[keep]
+                support_a, support_c = support_a[keep], support_c[keep]
+                support_both, confidence = support_ac[keep], confidence[keep]
+            parts["a"].append(catalogue.row_of[left - 1][antecedents])
+            parts["c"].append(catalogue.row_of[right - 1][consequents])
+            parts["sac"].append(support_both)
+            parts["sa"].append(support_a)
+            parts["sc"].append(support_c)
+            parts["conf"].append(confidence)
     if not parts["sac"]:
         empty = {name: pd.Series(dtype=object) for name in RULE_COLUMNS[:2]}
         empty |= {name: pd.Series(dtype=float) for name in RULE_METRICS}
         return pd.DataFrame(empty)
 
-    support_ac, support_a, support_c, confidence = (
-        np.concatenate(parts[name]) for name in ("sac", "sa", "sc", "conf")
-    )
+    column = {name: np.concatenate(pieces) for name, pieces in parts.items()}
+    del parts
+    support_ac, support_a, support_c = column["sac"], column["sa"], column["sc"]
+    confidence = column["conf"]
     lift = confidence / support_c
     leverage = support_ac - support_a * support_c
     conviction = np.full(len(confidence), np.inf)
     below = confidence < 1.0
     conviction[below] = (1.0 - support_c[below]) / (1.0 - confidence[below])
-
-    cache: dict[tuple[int, ...], frozenset[Hashable]] = {}
-    antecedents = _frozensets(parts["a"], items, cache)
-    consequents = _frozensets(parts["c"], items, cache)
-    # Strongest first; ties keep the generation order, which is deterministic.
-    order = np.lexsort((np.arange(len(lift)), -support_ac, -confidence, -lift))
-    frame = pd.DataFrame(
-        {
-            "antecedents": pd.Series(antecedents, dtype=object),
-            "consequents": pd.Series(consequents, dtype=object),
-            "antecedent_support": support_a,
-            "consequent_support": support_c,
-            "support": support_ac,
-            "confidence": confidence,
-            "lift": lift,
-            "leverage": leverage,
-            "conviction": conviction,
-        }
-    )
-    return frame.iloc[order].reset_index(drop=True)
+    del below
+    # Strongest first; full ties keep the order of generation (by length, split and itemset
+    # id), which depends on the data only.
+    order = np.lexsort((-support_ac, -confidence, -lift))
+    # The metrics go straight into the one float block the frame keeps, in order.
+    metrics = np.empty((len(RULE_METRICS), len(order)))
+    for row, values in enumerate(
+        (support_a, support_c, support_ac, confidence, lift, leverage, conviction)
+    ):
+        np.take(values, order, out=metrics[row])
+    del support_ac, support_a, support_c, confidence, lift, leverage, conviction
+    frame = pd.DataFrame(metrics.T, columns=list(RULE_METRICS), copy=False)
+    frame.insert(0, "antecedents", pd.Series(catalogue.sets[column["a"][order]], dtype=object))
+    frame.insert(1, "consequents", pd.Series(catalogue.sets[column["c"][order]], dtype=object))
+    return frame
 
 
-class FrequentItemsetMiner(BaseEstimator):  # type: ignore[misc]
+class FrequentItemsetMiner(ParamsMixin):
     """Every itemset that appears in at least ``min_support`` of the baskets.
 
     Parameters
@@ -239,16 +253,19 @@ class FrequentItemsetMiner(BaseEstimator):  # type: ignore[misc]
 
     def _mine(
         self, baskets: Baskets, order_col: Hashable | None, item_col: Hashable | None
-    ) -> tuple[local.Itemsets, list[Hashable]]:
+    ) -> tuple[local.FrequentItemsets, _Catalogue]:
         _check_max_len(self.max_len)
-        matrix, items = basket_matrix(baskets, order_col=order_col, item_col=item_col)
-        n_baskets = matrix.shape[0]
+        encoded = encode_baskets(baskets, order_col=order_col, item_col=item_col)
+        n_baskets = len(encoded)
         if n_baskets == 0:
             raise ValueError("there are no baskets to mine")
         self.min_count_ = min_support_count(self.min_support, n_baskets)
         self.n_baskets_ = n_baskets
-        self.n_items_ = len(items)
-        return local.mine_itemsets(matrix, self.min_count_, self.max_len), items
+        self.n_items_ = encoded.n_items
+        found = local.mine_itemsets(
+            encoded.indptr, encoded.indices, encoded.n_items, self.min_count_, self.max_len
+        )
+        return found, _Catalogue(found, encoded.items)
 
     def fit(
         self,
@@ -260,8 +277,8 @@ class FrequentItemsetMiner(BaseEstimator):  # type: ignore[misc]
         """Mine ``baskets``: a long DataFrame of (order, item) rows — ``order_col``/``item_col``,
         or its only two columns — a boolean one-hot DataFrame, a sparse basket-by-item matrix,
         or an iterable of item lists. Returns ``self``."""
-        found, items = self._mine(baskets, order_col, item_col)
-        self.itemsets_ = _itemset_frame(found, items, self.n_baskets_)
+        _, catalogue = self._mine(baskets, order_col, item_col)
+        self.itemsets_ = _itemset_frame(catalogue, self.n_baskets_)
         return self
 
 
@@ -314,8 +331,8 @@ class AssociationRuleMiner(FrequentItemsetMiner):
             raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
         if self.min_lift is not None and not float(self.min_lift) >= 0.0:
             raise ValueError(f"min_lift must be None or >= 0, got {self.min_lift}")
-        found, items = self._mine(baskets, order_col, item_col)
-        self.itemsets_ = _itemset_frame(found, items, self.n_baskets_)
+        found, catalogue = self._mine(baskets, order_col, item_col)
+        self.itemsets_ = _itemset_frame(catalogue, self.n_baskets_)
         min_lift = None if self.min_lift is None else float(self.min_lift)
-        self.rules_ = _rule_frame(found, items, self.n_baskets_, confidence, min_lift)
+        self.rules_ = _rule_frame(found, catalogue, self.n_baskets_, confidence, min_lift)
         return self

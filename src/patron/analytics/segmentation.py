@@ -42,10 +42,10 @@ from numpy.typing import NDArray
 from scipy.stats import skew
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
-from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 SEGMENT_COLUMNS = (
     "segment",
@@ -105,6 +105,82 @@ def _check_int(name: str, value: Any, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     return int(value)
+
+
+_BLOCK_ROWS = 512  # rows of the distance matrix computed at a time (40 MiB for 10,000 points)
+
+
+def mean_silhouettes(points: NDArray[np.float64], labelings: list[NDArray[Any]]) -> list[float]:
+    """The mean silhouette coefficient of each labelling of the same points.
+
+    The same numbers as ``sklearn.metrics.silhouette_score(points, labels)`` (Euclidean), up to
+    rounding in the last digits: the pairwise distances are computed once, a block of rows at a
+    time, for every labelling together, and summed per cluster by one matrix product with the
+    labellings' indicator columns rather than row by row.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    n = len(points)
+    encoded = []
+    for labels in labelings:
+        classes, codes = np.unique(np.asarray(labels), return_inverse=True)
+        if not 2 <= len(classes) <= n - 1:
+            raise ValueError(
+                f"Number of labels is {len(classes)}. Valid values are 2 to n_samples - 1 "
+                "(inclusive)"
+            )
+        encoded.append((codes.reshape(-1), np.bincount(codes.reshape(-1))))
+    offsets = np.cumsum([0] + [len(freqs) for _, freqs in encoded])
+    indicators = np.zeros((n, offsets[-1]), dtype=np.float64)
+    for (codes, _), offset in zip(encoded, offsets, strict=False):
+        indicators[np.arange(n), offset + codes] = 1.0
+    squared = np.einsum("ij,ij->i", points, points)
+    intra = np.empty((len(encoded), n))
+    inter = np.empty((len(encoded), n))
+    for start in range(0, n, _BLOCK_ROWS):
+        stop = min(start + _BLOCK_ROWS, n)
+        rows = np.arange(stop - start)
+        distances = -2.0 * (points[start:stop] @ points.T)
+        distances += squared[start:stop, np.newaxis]
+        distances += squared[np.newaxis, :]
+        np.maximum(distances, 0.0, out=distances)
+        distances[rows, rows + start] = 0.0
+        np.sqrt(distances, out=distances)
+        sums = distances @ indicators
+        for i, ((codes, freqs), offset) in enumerate(zip(encoded, offsets, strict=False)):
+            per_cluster = sums[:, offset : offset + len(freqs)]
+            own = codes[start:stop]
+            intra[i, start:stop] = per_cluster[rows, own]
+            per_cluster[rows, own] = np.inf
+            inter[i, start:stop] = (per_cluster / freqs).min(axis=1)
+    means = []
+    for i, (codes, freqs) in enumerate(encoded):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = intra[i] / (freqs - 1)[codes]
+            s = (inter[i] - a) / np.maximum(a, inter[i])
+        means.append(float(np.mean(np.nan_to_num(s))))
+    return means
+
+
+def _has_distinct_rows(values: NDArray[np.float64], count: int) -> bool:
+    """Whether ``values`` has at least ``count`` distinct rows (looking no further than needed)."""
+    seen: set[bytes] = set()
+    for start in range(0, len(values), 4096):
+        block = np.unique(values[start : start + 4096], axis=0)
+        seen.update(row.tobytes() for row in block)
+        if len(seen) >= count:
+            return True
+    return False
+
+
+def _small_problem() -> threadpool_limits:
+    """k-means on a sample of a few thousand points runs on the calling thread alone.
+
+    Waking OpenMP threads for every Lloyd iteration costs more than the iteration on so few
+    points, and far more when the cores are shared. Only this thread's OpenMP setting changes,
+    for the duration of the ``with`` block. The labels do not depend on the number of threads
+    (the centres may, in their last digits: sums are reduced in another order).
+    """
+    return threadpool_limits(limits=1, user_api="openmp")
 
 
 class RFMSegmenter(ClusterMixin, BaseEstimator):  # type: ignore[misc]
@@ -233,17 +309,18 @@ class RFMSegmenter(ClusterMixin, BaseEstimator):  # type: ignore[misc]
                 raise ValueError(
                     f"choosing k needs at least {low + 1} distinct customers, found {distinct}"
                 )
+            with _small_problem():
+                models = [self._kmeans(k).fit(features[sample]) for k in candidates]
+            scores = mean_silhouettes(features[sample], [model.labels_ for model in models])
             best = -np.inf
-            for k in candidates:
-                model = self._kmeans(k).fit(features[sample])
-                score = float(silhouette_score(features[sample], model.labels_))
+            for k, model, score in zip(candidates, models, scores, strict=True):
                 self.silhouette_scores_[k] = score
                 if score > best:
                     best, self.k_, chosen = score, k, model
             if len(sample) < n:
                 chosen = None  # chosen on the sample; refit on everyone
         else:
-            if len(np.unique(features, axis=0)) < self.k:
+            if not _has_distinct_rows(features, self.k):
                 raise ValueError(f"k={self.k} needs at least {self.k} distinct customers")
             self.k_ = int(self.k)
         self.kmeans_ = chosen if chosen is not None else self._kmeans(self.k_).fit(features)
@@ -252,7 +329,7 @@ class RFMSegmenter(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         self.labels_ = self.cluster_to_segment_[self.kmeans_.labels_]
         labels_in_sample = self.labels_[sample]
         if 2 <= len(np.unique(labels_in_sample)) < len(sample):
-            self.silhouette_ = float(silhouette_score(features[sample], labels_in_sample))
+            self.silhouette_ = mean_silhouettes(features[sample], [labels_in_sample])[0]
         else:
             self.silhouette_ = float("nan")
         self.segments_ = self._summary(values, self.labels_)

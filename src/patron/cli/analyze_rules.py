@@ -1,6 +1,6 @@
 """``patron analyze itemsets | rules | segments``: basket and customer analyses on files or the
-database. The heavy imports (pandas, scikit-learn, the analytics) happen inside the commands, so
-``patron --help`` stays fast."""
+database. The heavy imports (pandas, scikit-learn, the analytics, rich's progress bars and
+tables) happen inside the commands, so ``patron --help`` and every other command start fast."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from patron.cli import common
 
 if TYPE_CHECKING:
     import pandas as pd
+    from rich.progress import Progress
+    from rich.table import Table
 
 
 class BasketFormat(StrEnum):
@@ -107,6 +107,8 @@ def _step(progress: Progress, description: str) -> Iterator[None]:
 
 
 def _progress() -> Progress:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -193,6 +195,8 @@ def _label(items: frozenset[Any]) -> str:
 
 
 def _rule_table(rules_frame: pd.DataFrame) -> Table:
+    from rich.table import Table
+
     table = Table(
         "antecedents",
         "consequents",
@@ -350,6 +354,8 @@ def _parse_as_of(text: str | None) -> dt.date | None:
 
 
 def _segment_table(summary: pd.DataFrame) -> Table:
+    from rich.table import Table
+
     table = Table(
         "segment",
         "name",

@@ -8,21 +8,22 @@ for recommendations. Everything is written in bulk, in the run's one transaction
 from __future__ import annotations
 
 import math
+import os
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Table, Uuid, insert, select, update
 from sqlalchemy.orm import Session
 
 from patron.insights import repository
-from patron.insights.models import AnalysisRun, AssociationRule, CustomerInsight
+from patron.insights.models import AnalysisRun, AssociationRule
 from patron.kit.clock import utcnow
 from patron.kit.ids import new_id
-from patron.marketing.models import Segment, SegmentMember
+from patron.marketing.models import Segment
 
 SEGMENT_PREFIX = "RFM: "
 BATCH = 5_000
@@ -48,27 +49,10 @@ def _insert_many(session: Session, table: Any, rows: list[dict[str, Any]]) -> No
         session.execute(insert(table), rows[start : start + BATCH])
 
 
-def _upsert_insights(session: Session, rows: list[dict[str, Any]], columns: list[str]) -> None:
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    table = CustomerInsight.__table__
-    for start in range(0, len(rows), BATCH):
-        statement = module.insert(table)
-        statement = statement.on_conflict_do_update(
-            index_elements=[table.c.customer_id],
-            set_={
-                **{name: getattr(statement.excluded, name) for name in columns},
-                "updated_at": statement.excluded.updated_at,
-                "version": table.c.version + 1,
-            },
-        )
-        session.execute(statement, rows[start : start + BATCH])
-
-
 @dataclass
 class SegmentationOutcome:
     fingerprint: str
-    table: pd.DataFrame  # the RFM table, indexed by customer id
+    table: pd.DataFrame  # the RFM table, indexed by customer id (32 hex digits, or any UUID form)
     labels: np.ndarray
     segments: pd.DataFrame
     silhouette: float
@@ -76,61 +60,29 @@ class SegmentationOutcome:
     as_of: str
 
     def store(self, session: Session, run: AnalysisRun) -> None:
+        """The segments, their members and each customer's insight, in the session's transaction.
+
+        The rows (a million for a million customers) go in bulk into a temporary table — the
+        driver's ``executemany`` on SQLite, ``COPY`` on PostgreSQL — and from there into
+        ``segment_member`` and ``customer_insight`` with one ``INSERT … SELECT`` each, the
+        insights as an upsert. If anything fails, the rollback leaves the previous segments.
+        """
         now = utcnow()
         summary = self.segments.to_dict(orient="records")
-        existing = {
-            s.name: s for s in session.scalars(select(Segment).where(Segment.source == "analysis"))
-        }
-        segment_ids: dict[int, uuid.UUID] = {}
-        for row in summary:
-            name = SEGMENT_PREFIX + str(row["name"])
-            segment = existing.pop(name, None)
-            description = (
-                f"{row['size']} customers, {row['share_of_revenue']:.1%} of revenue; "
-                f"from analysis run {run.id}."
-            )
-            rules = {"run_id": str(run.id), "segment": int(row["segment"])}
-            if segment is None:
-                segment = Segment(name=name, source="analysis", description=description,
-                                  rules=rules)  # fmt: skip
-                session.add(segment)
-            else:
-                segment.description = description
-                segment.rules = rules
-            session.flush()
-            segment_ids[int(row["segment"])] = segment.id
-        for stale in existing.values():
-            session.delete(stale)  # its members go with it (ON DELETE CASCADE)
-        session.flush()
-        session.execute(
-            delete(SegmentMember).where(SegmentMember.segment_id.in_(segment_ids.values()))
-        )
-        customers = [uuid.UUID(str(c)) for c in self.table.index]
-        labels = [int(label) for label in self.labels]
-        _insert_many(session, SegmentMember.__table__, [
-            {"id": new_id(), "segment_id": segment_ids[label], "customer_id": customer,
-             "added_at": now, "created_at": now, "updated_at": now, "version": 1}
-            for customer, label in zip(customers, labels, strict=True)
-        ])  # fmt: skip
-        names = {int(row["segment"]): str(row["name"]) for row in summary}
-        table = self.table
-        rows = [
-            {"id": new_id(), "customer_id": customer, "segment_id": segment_ids[label],
-             "segment_name": names[label], "recency_days": float(recency),
-             "frequency": int(frequency), "monetary": float(monetary), "rfm_score": str(score),
-             "segmentation_run_id": run.id, "created_at": now, "updated_at": now, "version": 1}
-            for customer, label, recency, frequency, monetary, score in zip(
-                customers, labels, table["recency"], table["frequency"],
-                table["monetary_total"], table["rfm_score"], strict=True,
-            )
-        ]  # fmt: skip
-        _upsert_insights(session, rows, [
-            "segment_id", "segment_name", "recency_days", "frequency", "monetary", "rfm_score",
-            "segmentation_run_id",
-        ])  # fmt: skip
+        segment_ids = _analysis_segments(session, run, summary)
+        columns = self._rows(segment_ids, {int(r["segment"]): str(r["name"]) for r in summary})
+        connection = session.connection()
+        dialect = connection.dialect.name
+        rows_table = repository.segmentation_rows
+        rows_table.create(connection)
+        _load(connection, rows_table, columns)
+        connection.execute(repository.members_not_in_rows(list(segment_ids.values())))
+        connection.execute(repository.members_from_rows(now))
+        connection.execute(repository.insights_from_rows(dialect, run.id, now))
+        rows_table.drop(connection)
         run.data_fingerprint = self.fingerprint
         run.metrics = {
-            "k": len(summary), "silhouette": self.silhouette, "n_customers": len(customers),
+            "k": len(summary), "silhouette": self.silhouette, "n_customers": len(self.table),
             "silhouette_by_k": {str(k): v for k, v in self.silhouette_scores.items()},
         }  # fmt: skip
         run.results = {
@@ -140,6 +92,140 @@ class SegmentationOutcome:
                 for row in summary
             ],
         }
+
+    def _rows(
+        self, segment_ids: dict[int, uuid.UUID], names: dict[int, str]
+    ) -> dict[str, np.ndarray]:
+        """One row per customer, column by column, in the forms SQLite stores (hex ids)."""
+        labels = np.asarray(self.labels, dtype=np.int64)
+        numbers = range(len(segment_ids))  # segments are numbered 0…k-1
+        segment_hex = np.array([segment_ids[i].hex for i in numbers], dtype=object)
+        segment_name = np.array([names[i] for i in numbers], dtype=object)
+        n = len(self.table)
+        ids = _uuid7_hex(2 * n)
+        return {
+            "customer_id": _hex_ids(self.table.index),
+            "segment_id": segment_hex[labels],
+            "segment_name": segment_name[labels],
+            "recency_days": self.table["recency"].to_numpy(dtype=np.float64),
+            "frequency": self.table["frequency"].to_numpy(dtype=np.int64),
+            "monetary": self.table["monetary_total"].to_numpy(dtype=np.float64),
+            "rfm_score": self.table["rfm_score"].to_numpy(dtype=object),
+            "member_id": ids[:n],
+            "insight_id": ids[n:],
+        }
+
+
+def _analysis_segments(
+    session: Session, run: AnalysisRun, summary: list[dict[str, Any]]
+) -> dict[int, uuid.UUID]:
+    """One ``analysis`` segment per cluster, reusing those of the same name; the others go, with
+    their members. Returns the segment id of each segment number."""
+    existing = {
+        s.name: s for s in session.scalars(select(Segment).where(Segment.source == "analysis"))
+    }
+    segment_ids: dict[int, uuid.UUID] = {}
+    for row in summary:
+        name = SEGMENT_PREFIX + str(row["name"])
+        segment = existing.pop(name, None)
+        description = (
+            f"{row['size']} customers, {row['share_of_revenue']:.1%} of revenue; "
+            f"from analysis run {run.id}."
+        )
+        rules = {"run_id": str(run.id), "segment": int(row["segment"])}
+        if segment is None:
+            segment = Segment(name=name, source="analysis", description=description,
+                              rules=rules)  # fmt: skip
+            session.add(segment)
+        else:
+            segment.description = description
+            segment.rules = rules
+        session.flush()
+        segment_ids[int(row["segment"])] = segment.id
+    for stale in existing.values():
+        session.delete(stale)  # its members go with it (ON DELETE CASCADE)
+    session.flush()
+    return segment_ids
+
+
+def _hex_ids(index: pd.Index) -> np.ndarray:
+    """Customer ids as 32 lowercase hex digits, however the table gives them."""
+    text = pd.Series(index.astype(str), dtype=str)
+    if text.str.fullmatch("[0-9a-f]{32}").all():  # as the database gave them
+        return text.to_numpy(dtype=object)
+    return np.array([uuid.UUID(value).hex for value in text.tolist()], dtype=object)
+
+
+def _uuid7_hex(count: int) -> np.ndarray:
+    """``count`` new UUIDv7s (RFC 9562) as 32 hex digits, in increasing order.
+
+    All carry this millisecond; below it, a 32-bit sequence number (12 bits of ``rand_a`` and
+    the top 20 of ``rand_b``) orders them, and the remaining 42 bits are random.
+    """
+    millis = np.uint64(time.time_ns() // 1_000_000)
+    sequence = np.arange(count, dtype=np.uint64)
+    random = np.frombuffer(os.urandom(8 * count), dtype=np.uint64) & np.uint64((1 << 42) - 1)
+    words = np.empty((count, 2), dtype=">u8")
+    words[:, 0] = (millis << np.uint64(16)) | np.uint64(0x7000) | (sequence >> np.uint64(20))
+    words[:, 1] = (
+        np.uint64(0x8000_0000_0000_0000)
+        | ((sequence & np.uint64(0xFFFFF)) << np.uint64(42))
+        | random
+    )
+    text = words.tobytes().hex()
+    return np.array([text[start : start + 32] for start in range(0, 32 * count, 32)], dtype=object)
+
+
+LOAD_BATCH = 50_000
+
+
+def _load(connection: Connection, table: Table, columns: dict[str, np.ndarray]) -> None:
+    """Fill ``table`` with ``columns``: ``COPY`` on PostgreSQL (psycopg), the driver's
+    ``executemany`` on SQLite, SQLAlchemy Core on anything else."""
+    names = list(columns)
+    n = len(next(iter(columns.values())))
+    dialect, driver = connection.dialect.name, connection.dialect.driver
+    preparer = connection.dialect.identifier_preparer
+    column_list = ", ".join(preparer.quote(name) for name in names)
+    if dialect == "postgresql" and driver == "psycopg":
+        statement = f"COPY {preparer.format_table(table)} ({column_list}) FROM STDIN"
+        driver_connection: Any = connection.connection.driver_connection
+        with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+            for start in range(0, n, LOAD_BATCH):
+                texts = [_copy_texts(columns[name][start : start + LOAD_BATCH]) for name in names]
+                lines = map("\t".join, zip(*texts, strict=True))
+                copy.write("".join(line + "\n" for line in lines))
+        return
+    statement = insert(table).compile(dialect=connection.dialect)
+    if dialect == "sqlite":  # values as SQLAlchemy stores them there (ids as hex text)
+        names = list(statement.positiontup or names)  # in the order of the ``?``
+    uuids = {name for name in names if isinstance(table.c[name].type, Uuid)}
+    for start in range(0, n, LOAD_BATCH):
+        batch = [columns[name][start : start + LOAD_BATCH].tolist() for name in names]
+        if dialect == "sqlite":
+            connection.exec_driver_sql(str(statement), list(zip(*batch, strict=True)))
+        else:
+            rows = [
+                {name: uuid.UUID(hex=value) if name in uuids else value
+                 for name, value in zip(names, row, strict=True)}
+                for row in zip(*batch, strict=True)
+            ]  # fmt: skip
+            connection.execute(insert(table), rows)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_texts(values: np.ndarray) -> list[str]:
+    """One column in ``COPY``'s text format (there are no NULLs here).
+
+    Floats are written as ``repr`` writes them, the shortest text that reads back as the same
+    double, so PostgreSQL stores exactly the value computed here."""
+    if values.dtype.kind == "f":
+        return [repr(value) for value in values.tolist()]
+    if values.dtype.kind in "iu":
+        return [str(value) for value in values.tolist()]
+    return [str(value).translate(_COPY_ESCAPES) for value in values.tolist()]
 
 
 @dataclass

@@ -1,8 +1,8 @@
-"""The local engine: numpy / scipy kernels that the estimators call."""
+"""The local engine: numpy kernels that the estimators call."""
 
 from __future__ import annotations
 
-from patron.analytics._eclat import Itemsets
-from patron.analytics._eclat import mine as mine_itemsets
+from patron.analytics._itemsets import FrequentItemsets
+from patron.analytics._itemsets import mine as mine_itemsets
 
-__all__ = ["Itemsets", "mine_itemsets"]
+__all__ = ["FrequentItemsets", "mine_itemsets"]
