@@ -228,7 +228,7 @@ def test_database_mode_reads_the_purchases_in_the_database(tmp_path: Path) -> No
     with database.engine.connect() as connection:
         buyers = connection.execute(
             text(
-                "SELECT COUNT(DISTINCT customer_id) FROM \"order\" "
+                'SELECT COUNT(DISTINCT customer_id) FROM "order" '
                 "WHERE status NOT IN ('cancelled', 'refunded') AND ordered_at < '2026-05-01'"
             )
         ).scalar_one()
