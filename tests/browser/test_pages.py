@@ -191,7 +191,7 @@ def test_logout_ends_the_session(page: Page, seed: Seed) -> None:
     old_session = session_cookies(page)
     assert len(old_session) == 1
 
-    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("button", name="Log out", exact=True).click()
     expect(page).to_have_url(re.compile(r"/login$"))
     assert session_cookies(page) == []
 
