@@ -18,6 +18,7 @@ from patron.analytics._baskets import encode_baskets
 from patron.analytics._io import read_basket_lines, write_table
 from patron.analytics.rules import (
     RULE_COLUMNS,
+    RULE_METRICS,
     AssociationRuleMiner,
     FrequentItemsetMiner,
     min_support_count,
@@ -247,6 +248,19 @@ def assert_same_as_mlxtend(miner, itemsets, rules):
     np.testing.assert_allclose(got[finite], ordered[finite], rtol=1e-9, atol=1e-9)
 
 
+def assert_strongest_first(rules):
+    """Rules by lift, then confidence, then support, all descending."""
+    lift, confidence, support = (rules[name].to_numpy() for name in RULE_METRICS[4:1:-1])
+    after = (
+        (lift[:-1] > lift[1:])
+        | (lift[:-1] == lift[1:]) & (confidence[:-1] > confidence[1:])
+        | (lift[:-1] == lift[1:])
+        & (confidence[:-1] == confidence[1:])
+        & (support[:-1] >= support[1:])
+    )
+    assert after.all()
+
+
 @pytest.fixture(scope="module")
 def groceries():
     path = dataset_path("groceries", "groceries.csv")
@@ -264,6 +278,7 @@ def test_groceries_same_as_mlxtend(groceries, min_support, n_itemsets, n_rules_a
     miner = AssociationRuleMiner(min_support=min_support).fit(groceries)
     itemsets, rules = _mlxtend(groceries, min_support)
     assert_same_as_mlxtend(miner, itemsets, rules)
+    assert_strongest_first(miner.rules_)
     assert miner.n_items_ == 169
     if n_itemsets is not None:  # the published arules figures (see the dataset's PROVENANCE.md)
         assert len(miner.itemsets_) == n_itemsets

@@ -45,7 +45,18 @@ def quintile_scores(values: pd.Series, *, higher_is_better: bool = True) -> pd.S
     n = len(values)
     if n == 0:
         return pd.Series(dtype=np.int64, index=values.index)
-    ranks = values.rank(method="first", ascending=higher_is_better).to_numpy()
+    numbers = values.to_numpy()
+    if numbers.dtype.kind in "iuf" and not np.isnan(numbers).any():
+        # ``rank(method="first")`` is the position in a stable sort: ties keep their order
+        # (descending: sort the reversed values, then reverse the order back).
+        if higher_is_better:
+            order = np.argsort(numbers, kind="stable")
+        else:
+            order = (n - 1 - np.argsort(numbers[::-1], kind="stable"))[::-1]
+        ranks = np.empty(n, dtype=np.float64)
+        ranks[order] = np.arange(1, n + 1, dtype=np.float64)
+    else:
+        ranks = values.rank(method="first", ascending=higher_is_better).to_numpy()
     scores = np.ceil(5.0 * ranks / n).astype(np.int64)
     return pd.Series(np.clip(scores, 1, 5), index=values.index)
 
@@ -189,10 +200,10 @@ def rfm_from_totals(
         },
         index=index,
     )
-    if not table.index.is_unique:
-        raise ValueError("each customer must appear once in the totals")
     if not table.index.is_monotonic_increasing:
         table = table.sort_index(kind="stable")
+    if len(table) > 1 and (table.index[1:] == table.index[:-1]).any():  # sorted: side by side
+        raise ValueError("each customer must appear once in the totals")
     table["monetary_mean"] = table["monetary_total"] / table["frequency"]
     table["r_score"] = quintile_scores(table["recency"], higher_is_better=False)
     table["f_score"] = quintile_scores(table["frequency"])

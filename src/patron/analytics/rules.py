@@ -152,6 +152,12 @@ def _subsets(found: local.FrequentItemsets, ranks: NDArray[np.int64]) -> list[ND
     return subsets
 
 
+def _descending(values: NDArray[np.float64]) -> NDArray[np.uint64]:
+    """Sort keys, ascending as ``values`` descend: the bit patterns of positive floats order as
+    the numbers do, and integers sort faster than floats."""
+    return ~values.view(np.uint64)
+
+
 def _rule_frame(
     found: local.FrequentItemsets,
     catalogue: _Catalogue,
@@ -210,7 +216,7 @@ def _rule_frame(
     del below
     # Strongest first; full ties keep the order of generation (by length, split and itemset
     # id), which depends on the data only.
-    order = np.lexsort((-support_ac, -confidence, -lift))
+    order = np.lexsort((_descending(support_ac), _descending(confidence), _descending(lift)))
     # The metrics go straight into the one float block the frame keeps, in order.
     metrics = np.empty((len(RULE_METRICS), len(order)))
     for row, values in enumerate(

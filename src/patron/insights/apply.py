@@ -62,10 +62,12 @@ class SegmentationOutcome:
     def store(self, session: Session, run: AnalysisRun) -> None:
         """The segments, their members and each customer's insight, in the session's transaction.
 
-        The rows (a million for a million customers) go in bulk into a temporary table — the
-        driver's ``executemany`` on SQLite, ``COPY`` on PostgreSQL — and from there into
-        ``segment_member`` and ``customer_insight`` with one ``INSERT … SELECT`` each, the
-        insights as an upsert. If anything fails, the rollback leaves the previous segments.
+        One row per customer (a million for a million customers) goes in bulk into a temporary
+        table — the driver's ``executemany`` on SQLite, ``COPY`` on PostgreSQL — and from there
+        into the tables, a statement each: memberships that no longer hold are deleted, new ones
+        inserted (one that holds stays as it is, with the time the customer joined), and every
+        customer's insight is inserted or updated. If anything fails, the rollback leaves the
+        previous segments as they were.
         """
         now = utcnow()
         summary = self.segments.to_dict(orient="records")
@@ -148,12 +150,22 @@ def _analysis_segments(
     return segment_ids
 
 
+_HEX = np.zeros(256, dtype=bool)
+_HEX[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = True
+
+
 def _hex_ids(index: pd.Index) -> np.ndarray:
     """Customer ids as 32 lowercase hex digits, however the table gives them."""
-    text = pd.Series(index.astype(str), dtype=str)
-    if text.str.fullmatch("[0-9a-f]{32}").all():  # as the database gave them
-        return text.to_numpy(dtype=object)
-    return np.array([uuid.UUID(value).hex for value in text.tolist()], dtype=object)
+    values = index.to_numpy(dtype=object)
+    strings = values.tolist()
+    try:
+        lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+        text = "".join(strings).encode("ascii")
+    except (TypeError, UnicodeEncodeError):
+        text = None
+    if text is not None and (lengths == 32).all() and _HEX[np.frombuffer(text, np.uint8)].all():
+        return values  # as the database gave them
+    return np.array([uuid.UUID(str(value)).hex for value in strings], dtype=object)
 
 
 def _uuid7_hex(count: int) -> np.ndarray:
@@ -162,6 +174,8 @@ def _uuid7_hex(count: int) -> np.ndarray:
     All carry this millisecond; below it, a 32-bit sequence number (12 bits of ``rand_a`` and
     the top 20 of ``rand_b``) orders them, and the remaining 42 bits are random.
     """
+    if count >= 1 << 32:
+        raise ValueError("at most 2**32 ids at a time")
     millis = np.uint64(time.time_ns() // 1_000_000)
     sequence = np.arange(count, dtype=np.uint64)
     random = np.frombuffer(os.urandom(8 * count), dtype=np.uint64) & np.uint64((1 << 42) - 1)
@@ -179,15 +193,23 @@ def _uuid7_hex(count: int) -> np.ndarray:
 LOAD_BATCH = 50_000
 
 
+def _bulk_method(connection: Connection) -> str:
+    """How rows go into a table here: ``copy``, ``executemany`` or ``core``."""
+    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
+        return "copy"
+    return "executemany" if connection.dialect.name == "sqlite" else "core"
+
+
 def _load(connection: Connection, table: Table, columns: dict[str, np.ndarray]) -> None:
     """Fill ``table`` with ``columns``: ``COPY`` on PostgreSQL (psycopg), the driver's
-    ``executemany`` on SQLite, SQLAlchemy Core on anything else."""
+    ``executemany`` on SQLite with values as SQLAlchemy stores them there (ids as hex text),
+    SQLAlchemy Core elsewhere."""
     names = list(columns)
     n = len(next(iter(columns.values())))
-    dialect, driver = connection.dialect.name, connection.dialect.driver
-    preparer = connection.dialect.identifier_preparer
-    column_list = ", ".join(preparer.quote(name) for name in names)
-    if dialect == "postgresql" and driver == "psycopg":
+    method = _bulk_method(connection)
+    if method == "copy":
+        preparer = connection.dialect.identifier_preparer
+        column_list = ", ".join(preparer.quote(name) for name in names)
         statement = f"COPY {preparer.format_table(table)} ({column_list}) FROM STDIN"
         driver_connection: Any = connection.connection.driver_connection
         with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
@@ -196,14 +218,14 @@ def _load(connection: Connection, table: Table, columns: dict[str, np.ndarray]) 
                 lines = map("\t".join, zip(*texts, strict=True))
                 copy.write("".join(line + "\n" for line in lines))
         return
-    statement = insert(table).compile(dialect=connection.dialect)
-    if dialect == "sqlite":  # values as SQLAlchemy stores them there (ids as hex text)
-        names = list(statement.positiontup or names)  # in the order of the ``?``
+    compiled = insert(table).compile(dialect=connection.dialect)
+    if method == "executemany":
+        names = list(compiled.positiontup or names)  # in the order of the ``?``
     uuids = {name for name in names if isinstance(table.c[name].type, Uuid)}
     for start in range(0, n, LOAD_BATCH):
         batch = [columns[name][start : start + LOAD_BATCH].tolist() for name in names]
-        if dialect == "sqlite":
-            connection.exec_driver_sql(str(statement), list(zip(*batch, strict=True)))
+        if method == "executemany":
+            connection.exec_driver_sql(str(compiled), list(zip(*batch, strict=True)))
         else:
             rows = [
                 {name: uuid.UUID(hex=value) if name in uuids else value

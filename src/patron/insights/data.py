@@ -138,33 +138,26 @@ def purchase_totals(
     the database, read as plain tuples straight from the driver.
 
     The amount is the sum of the order totals in minor units, divided by the currency's scale
-    once per customer: exact, where adding up each order's amount in currency units would round
-    at every step. A customer who bought in several currencies gets the sum over them.
+    once (per customer and currency): exact, where adding up each order's amount in currency
+    units rounds at every step. A customer who bought in several currencies gets the sum.
     """
     principal.require("orders", Action.READ)
     with database.engine.connect() as connection:
-        dialect = connection.dialect.name
-        if dialect == "postgresql":  # both statements below see the same data
-            connection = connection.execution_options(isolation_level="REPEATABLE READ")
-        statement = repository.purchase_totals(dialect, before=before)
-        columns = _columns(connection, statement, [object] + [np.int64] * 3 + [object] * 2)
-        customer_ids, last_day, purchases, minor, low, high = columns
-        if (low != high).any():
-            by_currency = repository.purchase_totals(dialect, before=before, by_currency=True)
-            ids, _, _, minor_each, currencies = _columns(
-                connection, by_currency, [object] + [np.int64] * 3 + [object]
-            )
-            starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-            if len(starts) != len(customer_ids):
-                raise RuntimeError("the purchases changed while they were being read")
-            amount = np.add.reduceat(minor_each / _scales(currencies), starts)
-        else:
-            amount = minor / _scales(low)
+        statement = repository.purchase_totals(connection.dialect.name, before=before)
+        dtypes = [object, np.int64, np.int64, np.int64, object]
+        customer_ids, last_day, purchases, minor, currencies = _columns(
+            connection, statement, dtypes
+        )
+    amount = minor / _scales(currencies)
+    if len(customer_ids) > 1 and (customer_ids[1:] == customer_ids[:-1]).any():
+        # Someone bought in more than one currency: one entry per customer, adding them up.
+        starts = np.flatnonzero(np.r_[True, customer_ids[1:] != customer_ids[:-1]])
+        customer_ids = customer_ids[starts]
+        last_day = np.maximum.reduceat(last_day, starts)
+        purchases = np.add.reduceat(purchases, starts)
+        amount = np.add.reduceat(amount, starts)
     return PurchaseTotals(
-        customer_ids=customer_ids,
-        last_day=last_day.astype(np.int64),
-        purchases=purchases.astype(np.int64),
-        amount=np.asarray(amount, dtype=np.float64),
+        customer_ids=customer_ids, last_day=last_day, purchases=purchases, amount=amount
     )
 
 

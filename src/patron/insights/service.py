@@ -195,7 +195,7 @@ def _segmentation(
     as_of = params.as_of or epoch + timedelta(days=int(totals.last_day.max()))
     progress(0.3, "computing RFM")
     table = rfm_from_totals(
-        pd.Index(totals.customer_ids, name="customer_id"),
+        pd.Index(totals.customer_ids, dtype=object, name="customer_id"),
         recency=(as_of - epoch).days - totals.last_day,
         frequency=totals.purchases,
         monetary_total=totals.amount,
