@@ -46,6 +46,7 @@ migrate: install
 	$(PATRON) db upgrade
 
 bench: install-dev
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
 
 clean-data:
