@@ -89,10 +89,20 @@ def test_rules_run_drives_recommendations(admin: Caller, db: Database) -> None:
     assert together["run_id"] == run["id"]
     assert {p["sku"] for p in together["data"]} <= {"beans", "descaler"}
     assert "beans" in {p["sku"] for p in together["data"]}
-    # Shopper 00 bought camera gear once (camera, card, bag): nothing left to suggest from it...
-    first = world["customers"][1]  # a coffee shopper with one visit: machine, beans, descaler
-    recommended = admin.get(f"/api/v1/customers/{first['id']}/recommendations").json()["data"]
-    assert all(p["sku"] not in {"machine", "beans", "descaler"} for p in recommended)
+    # A new shopper who bought only the machine is offered the rest of the coffee gear, each
+    # product with the rule that fires for it.
+    newcomer = make_customer(admin, name="Newcomer")
+    order = admin.post("/api/v1/orders", json={
+        "customer_id": newcomer["id"], "currency": "USD", "status": "completed",
+        "lines": [{"product_id": machine}],
+    })  # fmt: skip
+    assert order.status_code == 201, order.text
+    recommended = admin.get(f"/api/v1/customers/{newcomer['id']}/recommendations").json()
+    assert recommended["run_id"] == run["id"]
+    assert recommended["data"], "the machine fires rules, so something is recommended"
+    assert {p["sku"] for p in recommended["data"]} <= {"beans", "descaler"}
+    assert "beans" in {p["sku"] for p in recommended["data"]}
+    assert all(p["because_of"] == ["Machine"] for p in recommended["data"])
     third = world["customers"][3]  # coffee, visits 7: bought everything in the coffee group
     assert admin.get(f"/api/v1/customers/{third['id']}/recommendations").json()["data"] == []
 

@@ -16,6 +16,7 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
+from patron.security import permissions
 from patron.security.permissions import Action, Role
 from tests.conftest import Caller, Callers
 from tests.factories import make_customer, make_product, make_stage
@@ -137,26 +138,14 @@ class World:
         return len(self.admin.get(path).json()["data"])
 
 
-ENTITIES = [
-    "customers",
-    "products",
-    "orders",
-    "tickets",
-    "activities",
-    "deals",
-    "pipeline_stages",
-    "sales_targets",
-    "campaigns",
-    "segments",
-    "users",
-    "teams",
-]
+# Every entity with the five CRUD routes. API keys (created with their secret, revoked rather
+# than deleted), the change feed and analysis runs have routes of their own shape, tested in
+# their own modules.
+ENTITIES = [e for e in permissions.ENTITIES if e not in ("api_keys", "events", "analysis_runs")]
 
 
 def _allowed(role: Role, entity: str, action: Action) -> bool:
-    from patron.security.permissions import PERMISSIONS
-
-    return action in PERMISSIONS[role][entity]
+    return action in permissions.PERMISSIONS[role][entity]
 
 
 @pytest.mark.parametrize("role", list(Role), ids=lambda role: role.value)

@@ -77,9 +77,6 @@ class ActivityService(CrudService[Activity]):
     def prepare_update(
         self, session: Session, principal: Principal, record: Activity, values: dict[str, Any]
     ) -> dict[str, Any]:
-        for field in ("type", "occurred_at"):
-            if field in values and values[field] is None:
-                raise ValidationFailed.field(field, f"{field} cannot be empty.", "required")
         self._check_links(session, record.customer_id, values)
         return values
 

@@ -141,6 +141,22 @@ def _check_fit_parameters(penalizer: float, max_iter: int, tol: float) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def _log_space_objective(likelihood: Any, total_weight: float, penalizer: float) -> Any:
+    """The mean negative log-likelihood plus an L2 penalty, over log-parameters, with its
+    gradient (the chain rule through ``exp``); infinite where the likelihood is not finite."""
+
+    def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
+        params = np.exp(log_params)
+        total, grad = likelihood(tuple(params))
+        value = -total / total_weight + penalizer * float(params @ params)
+        gradient = -grad / total_weight * params + 2.0 * penalizer * params**2
+        if not np.isfinite(value):
+            return np.inf, np.zeros_like(log_params)
+        return value, gradient
+
+    return objective
+
+
 class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
     """The BG/NBD model (Fader, Hardie & Lee 2005a) fitted by maximum likelihood.
 
@@ -196,14 +212,7 @@ class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
         likelihood = _btyd.BetaGeoObjective(x, t_x, t_cal, weight)
         penalizer = float(self.penalizer)
 
-        def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
-            params = np.exp(log_params)
-            total, grad = likelihood(tuple(params))
-            value = -total / total_weight + penalizer * float(params @ params)
-            gradient = -grad / total_weight * params + 2.0 * penalizer * params**2
-            if not np.isfinite(value):
-                return np.inf, np.zeros_like(log_params)
-            return value, gradient
+        objective = _log_space_objective(likelihood, total_weight, penalizer)
 
         scale = float(np.average(t_cal, weights=weight)) / (1.0 + np.average(x, weights=weight))
         start = np.log(np.array([1.0, max(scale, 1e-6), 1.0, 1.0]))
@@ -413,14 +422,7 @@ class GammaGammaModel(BaseEstimator):  # type: ignore[misc]
         likelihood = _btyd.GammaGammaObjective(x, m, weight)
         penalizer = float(self.penalizer)
 
-        def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
-            params = np.exp(log_params)
-            total, grad = likelihood(tuple(params))
-            value = -total / total_weight + penalizer * float(params @ params)
-            gradient = -grad / total_weight * params + 2.0 * penalizer * params**2
-            if not np.isfinite(value):
-                return np.inf, np.zeros_like(log_params)
-            return value, gradient
+        objective = _log_space_objective(likelihood, total_weight, penalizer)
 
         start = np.log(np.array([1.0, 1.0, float(np.average(m, weights=weight))]))
         solution, converged, n_iter, message = _maximise(

@@ -9,15 +9,29 @@ import uuid
 from typing import Any, Generic
 
 from pydantic import BaseModel
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from patron.crud import repository
 from patron.crud.repository import M, Page, Resource
-from patron.errors import NotFound, VersionConflict
+from patron.db.base import Base
+from patron.errors import NotFound, ValidationFailed, VersionConflict
 from patron.events import service as events
 from patron.kit.clock import utcnow
 from patron.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from patron.security.permissions import Action, Principal
+
+
+def _refuse_nulls(model: type[Base], values: dict[str, Any]) -> None:
+    """A PATCH may not empty a column (or child collection) the table requires."""
+    mapper = sa_inspect(model)
+    for key, value in values.items():
+        if value is not None:
+            continue
+        column = mapper.columns.get(key)
+        required = (column is not None and not column.nullable) or key in mapper.relationships
+        if required:
+            raise ValidationFailed.field(key, f"{key} cannot be empty.", "required")
 
 
 class CrudService(Generic[M]):
@@ -116,6 +130,7 @@ class CrudService(Generic[M]):
                 f"{record.version}; reload it and apply your change again.",  # type: ignore[attr-defined]
                 extra={"current_version": record.version},  # type: ignore[attr-defined]
             )
+        _refuse_nulls(self.resource.model, values)
         values = self.prepare_update(session, principal, record, values)
         changed = [key for key, value in values.items() if getattr(record, key) != value]
         for key in changed:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from patron.customers.models import Customer
 from patron.db.sql import json_array_contains
 from patron.marketing.models import SegmentMember
+from patron.sales.models import PipelineStage
 from patron.security.models import User
 from patron.security.permissions import Principal
 
@@ -71,6 +74,16 @@ def apply_filters(statement: Select[Any], filters: Any) -> Select[Any]:
     return statement
 
 
+def visible_among(
+    session: Session, principal: Principal, customer_ids: list[uuid.UUID]
+) -> set[uuid.UUID]:
+    statement = select(Customer.id).where(Customer.id.in_(customer_ids))
+    predicate = customer_scope(principal)
+    if predicate is not None:
+        statement = statement.where(predicate)
+    return set(session.scalars(statement))
+
+
 def is_visible(session: Session, principal: Principal, customer_id: uuid.UUID) -> bool:
     statement = select(Customer.id).where(Customer.id == customer_id)
     predicate = customer_scope(principal)
@@ -88,6 +101,22 @@ def external_id_taken(
     return session.scalar(statement.limit(1)) is not None
 
 
+def customers_by_email(session: Session, emails: Iterable[str]) -> dict[str, Customer]:
+    """Customers whose email is one of ``emails`` (exact match after trimming and lower-casing),
+    keyed by that normalised email. With several customers on one email, the oldest wins.
+
+    Every exact-match lookup by email goes through here, so how emails are stored (plain or
+    encrypted with a blind index) is this function's business alone.
+    """
+    wanted = {email.strip().lower() for email in emails if email and email.strip()}
+    if not wanted:
+        return {}
+    statement = (
+        select(Customer).where(func.lower(Customer.email).in_(wanted)).order_by(Customer.id.desc())
+    )
+    return {customer.email.strip().lower(): customer for customer in session.scalars(statement)}
+
+
 def kind_of(session: Session, customer_id: uuid.UUID) -> str | None:
     return session.scalar(select(Customer.kind).where(Customer.id == customer_id))
 
@@ -96,3 +125,38 @@ def user_team(session: Session, user_id: uuid.UUID) -> tuple[bool, uuid.UUID | N
     """(exists, team id) of a user."""
     row = session.execute(select(User.team_id).where(User.id == user_id)).one_or_none()
     return (row is not None, row[0] if row else None)
+
+
+def timeline_entries(
+    model: Any,
+    column: Any,
+    kind: str,
+    customer_id: uuid.UUID,
+    *,
+    bound: tuple[datetime, str, uuid.UUID] | None,
+    limit: int,
+) -> Select[Any]:
+    """One kind of a customer's timeline entries, newest first, strictly after ``bound``.
+
+    The feed is ordered by (time, kind, id) descending, so entries of a kind that sorts before
+    the bound's may share its time; those of a kind after it may not.
+    """
+    statement = select(model).where(model.customer_id == customer_id)
+    if bound is not None:
+        at, bound_kind, bound_id = bound
+        if kind == bound_kind:
+            statement = statement.where(tuple_(column, model.id) < tuple_(at, bound_id))
+        elif kind < bound_kind:
+            statement = statement.where(column <= at)
+        else:
+            statement = statement.where(column < at)
+    return statement.order_by(column.desc(), model.id.desc()).limit(limit)
+
+
+def stage_names(session: Session, stage_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not stage_ids:
+        return {}
+    rows = session.execute(
+        select(PipelineStage.id, PipelineStage.name).where(PipelineStage.id.in_(stage_ids))
+    )
+    return dict(rows.tuples().all())

@@ -107,9 +107,6 @@ class CustomerService(CrudService[Customer]):
     def prepare_update(
         self, session: Session, principal: Principal, record: Customer, values: dict[str, Any]
     ) -> dict[str, Any]:
-        for required in ("kind", "name", "lifecycle_stage", "tags", "custom_fields"):
-            if required in values and values[required] is None:
-                raise ValidationFailed.field(required, f"{required} cannot be empty.", "required")
         self._check_links(session, principal, values, record)
         return values
 
@@ -119,6 +116,13 @@ customers = CustomerService()
 
 def is_visible(session: Session, principal: Principal, customer_id: uuid.UUID) -> bool:
     return repository.is_visible(session, principal, customer_id)
+
+
+def visible_among(
+    session: Session, principal: Principal, customer_ids: list[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of ``customer_ids`` that exist within the caller's scope."""
+    return repository.visible_among(session, principal, customer_ids)
 
 
 def require_visible(

@@ -10,27 +10,28 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from patron.activities.models import Activity
+from patron.customers import repository
 from patron.customers.service import customers
 from patron.errors import ValidationFailed
 from patron.kit.clock import as_utc
 from patron.kit.pagination import InvalidCursor, decode_cursor, encode_cursor
-from patron.sales.models import Deal, Order, PipelineStage
+from patron.sales.models import Deal, Order
 from patron.security.permissions import Action, Principal
 from patron.service.models import Ticket
 
 _SORT = "timeline"
 
 
-def _sources() -> list[tuple[str, Any, Any]]:
+def _sources() -> list[tuple[str, str, Any, Any]]:
+    """Each kind of entry: its name, the permission entity, its table and its time column."""
     return [
-        ("order", Order, Order.ordered_at),
-        ("ticket", Ticket, Ticket.opened_at),
-        ("activity", Activity, Activity.occurred_at),
-        ("deal", Deal, Deal.created_at),
+        ("order", "orders", Order, Order.ordered_at),
+        ("ticket", "tickets", Ticket, Ticket.opened_at),
+        ("activity", "activities", Activity, Activity.occurred_at),
+        ("deal", "deals", Deal, Deal.created_at),
     ]
 
 
@@ -96,40 +97,18 @@ def timeline(
                 "cursor", "The cursor is not valid.", "invalid_cursor"
             ) from exc
     rows: list[tuple[datetime, str, str, Any]] = []
-    for kind, model, column in _sources():
-        if types and kind not in types:
+    for kind, entity, model, column in _sources():
+        if (types and kind not in types) or not principal.can(entity, Action.READ):
             continue
-        if not principal.can(
-            {"order": "orders", "ticket": "tickets", "activity": "activities", "deal": "deals"}[
-                kind
-            ],
-            Action.READ,
-        ):
-            continue
-        statement = select(model).where(model.customer_id == customer_id)
-        if bound is not None:
-            at, bound_kind, bound_id = bound
-            # The feed is ordered by (time, kind, id), newest first; continue strictly after.
-            if kind == bound_kind:
-                statement = statement.where(tuple_(column, model.id) < tuple_(at, bound_id))
-            elif kind < bound_kind:
-                statement = statement.where(column <= at)
-            else:
-                statement = statement.where(column < at)
-        statement = statement.order_by(column.desc(), model.id.desc()).limit(limit + 1)
+        statement = repository.timeline_entries(
+            model, column, kind, customer_id, bound=bound, limit=limit + 1
+        )
         for record in session.scalars(statement):
             rows.append((as_utc(getattr(record, column.key)), kind, str(record.id), record))
     rows.sort(key=lambda row: (row[0], row[1], row[2]), reverse=True)
     has_more = len(rows) > limit
     rows = rows[:limit]
-    stage_ids = {row[3].stage_id for row in rows if row[1] == "deal"}
-    stages = {}
-    if stage_ids:
-        stages = dict(
-            session.execute(
-                select(PipelineStage.id, PipelineStage.name).where(PipelineStage.id.in_(stage_ids))
-            ).all()
-        )
+    stages = repository.stage_names(session, {row[3].stage_id for row in rows if row[1] == "deal"})
     next_cursor = None
     if has_more and rows:
         last = rows[-1]

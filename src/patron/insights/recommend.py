@@ -11,24 +11,22 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.customers.service import customers
+from patron.insights import repository
 from patron.insights.models import AssociationRule
 from patron.insights.service import runs
-from patron.sales.models import Order, OrderLine, Product
+from patron.sales import repository as sales_repository
 from patron.sales.service import products
 from patron.security.permissions import Action, Principal
-
-NOT_PURCHASES = ("cancelled", "refunded")
 
 
 def _latest_rules(session: Session) -> tuple[uuid.UUID | None, list[AssociationRule]]:
     run = runs.latest_succeeded(session, "rules")
     if run is None:
         return None, []
-    rules = session.scalars(select(AssociationRule).where(AssociationRule.run_id == run.id))
+    rules = session.scalars(repository.rules_of_run(run.id))
     return run.id, list(rules)
 
 
@@ -37,7 +35,7 @@ def _answer(
 ) -> list[dict[str, Any]]:
     wanted = [uuid.UUID(product_id) for product_id, _ in ranked[:limit]]
     mentioned = {uuid.UUID(p) for _, rule in ranked[:limit] for p in rule.antecedents} | set(wanted)
-    found = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(mentioned)))}
+    found = sales_repository.products_by_id(session, mentioned)
     answer = []
     for product_id, rule in ranked[:limit]:
         product = found.get(uuid.UUID(product_id))
@@ -82,12 +80,7 @@ def for_customer(
     principal.require("orders", Action.READ)
     bought = {
         str(product_id)
-        for product_id in session.scalars(
-            select(OrderLine.product_id)
-            .join(Order, Order.id == OrderLine.order_id)
-            .where(Order.customer_id == customer_id, Order.status.not_in(NOT_PURCHASES))
-            .distinct()
-        )
+        for product_id in session.scalars(repository.products_bought_by(customer_id))
     }
     run_id, rules = _latest_rules(session)
     best: dict[str, AssociationRule] = {}

@@ -35,7 +35,7 @@ from sqlalchemy.sql.operators import custom_op
 
 from patron.customers.repository import child_scope
 from patron.db.types import UTCDateTime
-from patron.insights.models import AssociationRule, CustomerInsight
+from patron.insights.models import AnalysisRun, AssociationRule, CustomerInsight
 from patron.marketing.models import SegmentMember
 from patron.sales.models import Order, OrderLine, Product
 from patron.security.permissions import Principal
@@ -230,4 +230,22 @@ def insights_from_rows(dialect: str, run_id: uuid.UUID, now: datetime) -> Insert
             "updated_at": statement.excluded.updated_at,
             "version": table.c.version + 1,
         },
+    )
+
+
+def products_bought_by(customer_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+    return (
+        select(OrderLine.product_id)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(Order.customer_id == customer_id, Order.status.not_in(NOT_PURCHASES))
+        .distinct()
+    )
+
+
+def latest_succeeded_run(kind: str) -> Select[tuple[AnalysisRun]]:
+    return (
+        select(AnalysisRun)
+        .where(AnalysisRun.kind == kind, AnalysisRun.status == "succeeded")
+        .order_by(AnalysisRun.finished_at.desc(), AnalysisRun.id.desc())
+        .limit(1)
     )

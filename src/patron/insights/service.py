@@ -89,15 +89,7 @@ class AnalysisRunService(CrudService[AnalysisRun]):
         return run
 
     def latest_succeeded(self, session: Session, kind: str) -> AnalysisRun | None:
-        from sqlalchemy import select
-
-        statement = (
-            select(AnalysisRun)
-            .where(AnalysisRun.kind == kind, AnalysisRun.status == "succeeded")
-            .order_by(AnalysisRun.finished_at.desc(), AnalysisRun.id.desc())
-            .limit(1)
-        )
-        return session.scalars(statement).first()
+        return session.scalars(repository.latest_succeeded_run(kind)).first()
 
 
 runs = AnalysisRunService()

@@ -32,10 +32,15 @@ def campaign_filters(statement: Select[Any], filters: Any) -> Select[Any]:
     return statement
 
 
+def _parent_column(model: type[CampaignMember] | type[SegmentMember]) -> Any:
+    """The column that names a membership's campaign or segment."""
+    return model.campaign_id if model is CampaignMember else model.segment_id  # type: ignore[union-attr]
+
+
 def members_select(
     model: type[CampaignMember] | type[SegmentMember], parent_id: uuid.UUID, principal: Principal
 ) -> Select[Any]:
-    parent = model.campaign_id if model is CampaignMember else model.segment_id  # type: ignore[union-attr]
+    parent = _parent_column(model)
     statement = select(model).where(parent == parent_id)
     ids = visible_customer_ids(principal)
     if ids is not None:
@@ -48,12 +53,12 @@ def existing_members(
     parent_id: uuid.UUID,
     customer_ids: list[uuid.UUID],
 ) -> Select[Any]:
-    parent = model.campaign_id if model is CampaignMember else model.segment_id  # type: ignore[union-attr]
+    parent = _parent_column(model)
     return select(model.customer_id).where(parent == parent_id, model.customer_id.in_(customer_ids))
 
 
 def remove_member(
     model: type[CampaignMember] | type[SegmentMember], parent_id: uuid.UUID, customer_id: uuid.UUID
 ) -> Any:
-    parent = model.campaign_id if model is CampaignMember else model.segment_id  # type: ignore[union-attr]
+    parent = _parent_column(model)
     return delete(model).where(parent == parent_id, model.customer_id == customer_id)

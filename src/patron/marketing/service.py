@@ -5,14 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.crud import repository as crud_repository
 from patron.crud.repository import Page, Resource
 from patron.crud.service import CrudService
-from patron.customers.models import Customer
-from patron.customers.repository import customer_scope
+from patron.customers import service as customers_service
 from patron.errors import NotFound, ValidationFailed
 from patron.events import service as events
 from patron.marketing import repository
@@ -33,14 +31,6 @@ class SegmentService(CrudService[Segment]):
     read_schema = SegmentRead
     not_found_message = "No such segment."
     member_model = SegmentMember
-
-    def prepare_update(
-        self, session: Session, principal: Principal, record: Segment, values: dict[str, Any]
-    ) -> dict[str, Any]:
-        for field in ("name", "rules"):
-            if field in values and values[field] is None:
-                raise ValidationFailed.field(field, f"{field} cannot be empty.", "required")
-        return values
 
 
 class CampaignService(CrudService[Campaign]):
@@ -73,9 +63,6 @@ class CampaignService(CrudService[Campaign]):
     def prepare_update(
         self, session: Session, principal: Principal, record: Campaign, values: dict[str, Any]
     ) -> dict[str, Any]:
-        for field in ("name", "channel", "status", "currency"):
-            if field in values and values[field] is None:
-                raise ValidationFailed.field(field, f"{field} cannot be empty.", "required")
         self._check(session, values, record)
         return values
 
@@ -125,11 +112,7 @@ def add_members(
     service.get(session, principal, parent_id)
     name, model = _parent(service)
     wanted = list(dict.fromkeys(customer_ids))
-    visible_statement = select(Customer.id).where(Customer.id.in_(wanted))
-    predicate = customer_scope(principal)
-    if predicate is not None:
-        visible_statement = visible_statement.where(predicate)
-    visible = set(session.scalars(visible_statement))
+    visible = customers_service.visible_among(session, principal, wanted)
     missing = [str(cid) for cid in wanted if cid not in visible]
     if missing:
         raise ValidationFailed(

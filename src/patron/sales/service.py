@@ -29,12 +29,6 @@ from patron.security.models import User
 from patron.security.permissions import Principal
 
 
-def _no_nulls(values: dict[str, Any], fields: tuple[str, ...]) -> None:
-    for field in fields:
-        if field in values and values[field] is None:
-            raise ValidationFailed.field(field, f"{field} cannot be empty.", "required")
-
-
 # ----- products --------------------------------------------------------------------------------
 class ProductService(CrudService[Product]):
     resource = Resource(
@@ -69,7 +63,6 @@ class ProductService(CrudService[Product]):
     def prepare_update(
         self, session: Session, principal: Principal, record: Product, values: dict[str, Any]
     ) -> dict[str, Any]:
-        _no_nulls(values, ("sku", "name", "price_minor", "currency", "is_active"))
         self._check_sku(session, values, record)
         return values
 
@@ -155,7 +148,6 @@ class OrderService(CrudService[Order]):
     def prepare_update(
         self, session: Session, principal: Principal, record: Order, values: dict[str, Any]
     ) -> dict[str, Any]:
-        _no_nulls(values, ("status", "ordered_at", "currency", "lines"))
         values.pop("lines", None)  # replaced in after_update_children
         return values
 
@@ -196,7 +188,6 @@ class PipelineStageService(CrudService[PipelineStage]):
     def prepare_update(
         self, session: Session, principal: Principal, record: PipelineStage, values: dict[str, Any]
     ) -> dict[str, Any]:
-        _no_nulls(values, ("name", "position", "probability", "is_won", "is_lost"))
         won = values.get("is_won", record.is_won)
         lost = values.get("is_lost", record.is_lost)
         if won and lost:
@@ -274,7 +265,6 @@ class DealService(CrudService[Deal]):
     def prepare_update(
         self, session: Session, principal: Principal, record: Deal, values: dict[str, Any]
     ) -> dict[str, Any]:
-        _no_nulls(values, ("title", "amount_minor", "currency", "stage_id", "probability"))
         self._check_owner(session, values)
         self._apply_stage(session, values, record)
         return values
@@ -326,7 +316,6 @@ class SalesTargetService(CrudService[SalesTarget]):
     def prepare_update(
         self, session: Session, principal: Principal, record: SalesTarget, values: dict[str, Any]
     ) -> dict[str, Any]:
-        _no_nulls(values, ("period_start", "period_end", "amount_minor", "currency"))
         start = values.get("period_start", record.period_start)
         end = values.get("period_end", record.period_end)
         if end < start:

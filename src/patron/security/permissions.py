@@ -53,12 +53,26 @@ ALL = frozenset({R, C, U, D})
 RO = frozenset({R})
 RCU = frozenset({R, C, U})
 NONE: frozenset[Action] = frozenset()
+RC_ONLY = frozenset({R, C})
+
+# What every role but the three below may read; they add what they may change.
+READ_RECORDS: dict[str, frozenset[Action]] = dict.fromkeys(
+    (
+        "customers", "products", "orders", "tickets", "activities", "deals",
+        "pipeline_stages", "campaigns", "segments", "users", "teams",
+    ),
+    RO,
+)  # fmt: skip
 
 
-def _table(**entries: frozenset[Action]) -> dict[str, frozenset[Action]]:
-    unknown = set(entries) - set(ENTITIES)
+def _table(
+    base: dict[str, frozenset[Action]] | None = None, /, **entries: frozenset[Action]
+) -> dict[str, frozenset[Action]]:
+    """A role's row: ``base`` overridden by ``entries``; anything unnamed is not allowed."""
+    merged = {**(base or {}), **entries}
+    unknown = set(merged) - set(ENTITIES)
     assert not unknown, unknown
-    return {entity: entries.get(entity, NONE) for entity in ENTITIES}
+    return {entity: merged.get(entity, NONE) for entity in ENTITIES}
 
 
 PERMISSIONS: dict[Role, dict[str, frozenset[Action]]] = {
@@ -110,51 +124,10 @@ PERMISSIONS: dict[Role, dict[str, frozenset[Action]]] = {
         api_keys=ALL,
     ),
     Role.MARKETING: _table(
-        customers=RO,
-        products=RO,
-        orders=RO,
-        tickets=RO,
-        activities=RO,
-        deals=RO,
-        pipeline_stages=RO,
-        campaigns=ALL,
-        segments=ALL,
-        users=RO,
-        teams=RO,
-        api_keys=ALL,
-        analysis_runs=frozenset({R, C}),
+        READ_RECORDS, campaigns=ALL, segments=ALL, api_keys=ALL, analysis_runs=RC_ONLY
     ),
-    Role.ANALYST: _table(
-        customers=RO,
-        products=RO,
-        orders=RO,
-        tickets=RO,
-        activities=RO,
-        deals=RO,
-        pipeline_stages=RO,
-        sales_targets=RO,
-        campaigns=RO,
-        segments=RO,
-        users=RO,
-        teams=RO,
-        api_keys=ALL,
-        analysis_runs=frozenset({R, C}),
-    ),
-    Role.READONLY: _table(
-        customers=RO,
-        products=RO,
-        orders=RO,
-        tickets=RO,
-        activities=RO,
-        deals=RO,
-        pipeline_stages=RO,
-        sales_targets=RO,
-        campaigns=RO,
-        segments=RO,
-        users=RO,
-        teams=RO,
-        analysis_runs=RO,
-    ),
+    Role.ANALYST: _table(READ_RECORDS, sales_targets=RO, api_keys=ALL, analysis_runs=RC_ONLY),
+    Role.READONLY: _table(READ_RECORDS, sales_targets=RO, analysis_runs=RO),
 }
 
 # Roles that see only their own and their team's customers (and those customers' records).

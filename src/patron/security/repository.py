@@ -73,3 +73,7 @@ def api_keys_of(session: Session, user_id: uuid.UUID | None) -> list[ApiKey]:
     if user_id is not None:
         statement = statement.where(ApiKey.user_id == user_id)
     return list(session.scalars(statement))
+
+
+def api_keys_with_prefix(session: Session, prefix: str) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).where(ApiKey.prefix == prefix).limit(2)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
@@ -370,7 +370,7 @@ def revoke_by_prefix_or_id(session: Session, principal: Principal, key: str) -> 
         return api_keys.revoke(session, principal, uuid.UUID(key))
     except ValueError:
         pass
-    matches = [k for k in repository.api_keys_of(session, None) if k.prefix == key]
+    matches = repository.api_keys_with_prefix(session, key)
     if len(matches) != 1:
         raise NotFound(f"No single API key matches {key!r}.", code="api_key_not_found")
     return api_keys.revoke(session, principal, matches[0].id)
@@ -378,7 +378,3 @@ def revoke_by_prefix_or_id(session: Session, principal: Principal, key: str) -> 
 
 def has_users(session: Session) -> bool:
     return repository.count_users(session) > 0
-
-
-def datetime_or_none(value: datetime | None) -> datetime | None:
-    return as_utc(value) if value else None

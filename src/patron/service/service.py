@@ -84,9 +84,6 @@ class TicketService(CrudService[Ticket]):
     def prepare_update(
         self, session: Session, principal: Principal, record: Ticket, values: dict[str, Any]
     ) -> dict[str, Any]:
-        for field in ("subject", "status", "priority", "channel"):
-            if field in values and values[field] is None:
-                raise ValidationFailed.field(field, f"{field} cannot be empty.", "required")
         self._check_assignee(session, values)
         status = values.get("status", record.status)
         if status in ("resolved", "closed") and record.resolved_at is None:
