@@ -163,6 +163,10 @@ class Caller:
         headers = {**self.headers, **kwargs.pop("headers", {})}
         return self.client.delete(url, headers=headers, **kwargs)
 
+    def put(self, url: str, **kwargs):  # type: ignore[no-untyped-def]
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.put(url, headers=headers, **kwargs)
+
 
 class Callers:
     """Make users of any role and team, each with an API key."""

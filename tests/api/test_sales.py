@@ -167,11 +167,11 @@ def test_campaign_members(admin: Caller) -> None:
     added = admin.post(
         f"/api/v1/campaigns/{campaign['id']}/members", json={"customer_ids": customers[:2]}
     ).json()
-    assert added == {"added": 2, "already_members": 0}
+    assert added == {"added": 2, "already_members": 0, "excluded_no_consent": 0}
     again = admin.post(
         f"/api/v1/campaigns/{campaign['id']}/members", json={"customer_ids": customers}
     ).json()
-    assert again == {"added": 1, "already_members": 2}
+    assert again == {"added": 1, "already_members": 2, "excluded_no_consent": 0}
     members = admin.get(f"/api/v1/campaigns/{campaign['id']}/members").json()["data"]
     assert sorted(m["customer_id"] for m in members) == sorted(customers)
     gone = admin.delete(f"/api/v1/campaigns/{campaign['id']}/members/{customers[0]}")

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.db.base import Base, RecordMixin
-from patron.db.types import JSONType
+from patron.db.types import JSONType, UTCDateTime
 
 CUSTOMER_KINDS = ("person", "company")
+CONSENT_STATES = ("opted_in", "opted_out", "unknown")
 LIFECYCLE_STAGES = ("lead", "prospect", "customer", "churned", "other")
 
 
@@ -17,6 +19,9 @@ class Customer(RecordMixin, Base):
     __tablename__ = "customer"
     __table_args__ = (
         CheckConstraint("kind IN ('person', 'company')", name="kind"),
+        CheckConstraint(
+            "marketing_consent IN ('opted_in', 'opted_out', 'unknown')", name="marketing_consent"
+        ),
         Index("ix_customer_owner_team", "owner_id", "team_id"),
     )
 
@@ -45,3 +50,11 @@ class Customer(RecordMixin, Base):
     )
     notes: Mapped[str | None] = mapped_column(Text)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Marketing consent: opted_in | opted_out | unknown, with when and where it was given.
+    marketing_consent: Mapped[str] = mapped_column(
+        String(10), default="unknown", server_default="unknown", index=True
+    )
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_source: Mapped[str | None] = mapped_column(String(60))
+    # Set when the customer's personal data was erased (GDPR art. 17); the row keeps the accounts.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from patron.customers.models import Customer
 from patron.db.sql import json_array_contains
-from patron.marketing.models import SegmentMember
+from patron.marketing.models import Campaign, CampaignMember, SegmentMember
 from patron.sales.models import PipelineStage
 from patron.security.models import User
 from patron.security.permissions import Principal
@@ -56,7 +56,10 @@ def apply_filters(statement: Select[Any], filters: Any) -> Select[Any]:
                 Customer.phone.contains(needle, autoescape=True),
             )
         )
-    for field in ("owner_id", "team_id", "lifecycle_stage", "country", "kind", "company_id"):
+    for field in (
+        "owner_id", "team_id", "lifecycle_stage", "country", "kind", "company_id",
+        "marketing_consent",
+    ):  # fmt: skip
         value = getattr(filters, field)
         if value is not None:
             statement = statement.where(getattr(Customer, field) == value)
@@ -67,11 +70,33 @@ def apply_filters(statement: Select[Any], filters: Any) -> Select[Any]:
             SegmentMember.segment_id == filters.segment_id
         )
         statement = statement.where(Customer.id.in_(members))
+    if getattr(filters, "audience_of", None) is not None:
+        statement = statement.where(Customer.id.in_(audience_ids(filters.audience_of)))
+        statement = statement.where(reachable_for_marketing())
     if filters.created_after:
         statement = statement.where(Customer.created_at >= filters.created_after)
     if filters.created_before:
         statement = statement.where(Customer.created_at < filters.created_before)
     return statement
+
+
+def reachable_for_marketing() -> ColumnElement[bool]:
+    """Customers marketing may address: not opted out, not erased."""
+    return (Customer.marketing_consent != "opted_out") & Customer.erased_at.is_(None)
+
+
+def audience_ids(campaign_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+    """A campaign's audience before consent: its own members and its segment's members."""
+    members = select(CampaignMember.customer_id).where(CampaignMember.campaign_id == campaign_id)
+    segment = select(Campaign.segment_id).where(Campaign.id == campaign_id).scalar_subquery()
+    in_segment = select(SegmentMember.customer_id).where(SegmentMember.segment_id == segment)
+    return members.union(in_segment)  # type: ignore[return-value]
+
+
+def unreachable_among(session: Session, customer_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of ``customer_ids`` that opted out of marketing or were erased."""
+    statement = select(Customer.id).where(Customer.id.in_(customer_ids), ~reachable_for_marketing())
+    return set(session.scalars(statement))
 
 
 def visible_among(

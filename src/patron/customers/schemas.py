@@ -109,6 +109,10 @@ class CustomerRead(RecordRead):
     team_id: uuid.UUID | None
     notes: str | None
     custom_fields: dict[str, Any]
+    marketing_consent: str
+    consent_at: datetime | None
+    consent_source: str | None
+    erased_at: datetime | None
 
 
 class CustomerFilter(ListParams):
@@ -125,6 +129,17 @@ class CustomerFilter(ListParams):
     )
     created_after: UTCDatetime | None = None
     created_before: UTCDatetime | None = None
+    marketing_consent: Literal["opted_in", "opted_out", "unknown"] | None = None
+    audience_of: uuid.UUID | None = Field(
+        default=None,
+        description="The audience of this campaign: its members and its segment's members, "
+        "without those who opted out of marketing or were erased.",
+    )
+
+
+class ConsentUpdate(Schema):
+    marketing_consent: Literal["opted_in", "opted_out"]
+    source: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 
 
 class TimelineItem(Schema):

@@ -125,6 +125,11 @@ def visible_among(
     return repository.visible_among(session, principal, customer_ids)
 
 
+def unreachable_among(session: Session, customer_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of ``customer_ids`` marketing may not address (opted out, or erased)."""
+    return repository.unreachable_among(session, customer_ids)
+
+
 def require_visible(
     session: Session, principal: Principal, customer_id: uuid.UUID, field: str = "customer_id"
 ) -> None:

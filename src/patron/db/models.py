@@ -6,6 +6,7 @@ from patron.db.base import Base
 from patron.events.models import Event
 from patron.insights.models import AnalysisRun, AssociationRule, CustomerInsight
 from patron.marketing.models import Campaign, CampaignMember, Segment, SegmentMember
+from patron.privacy.models import Erasure
 from patron.sales.models import Deal, Order, OrderLine, PipelineStage, Product, SalesTarget
 from patron.security.models import ApiKey, Team, User, UserSession
 from patron.service.models import Ticket
@@ -23,6 +24,7 @@ __all__ = [
     "Customer",
     "CustomerInsight",
     "Deal",
+    "Erasure",
     "Event",
     "IdempotentRequest",
     "Job",

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from patron.crud.api import PageOut, crud_router, page_response
+from patron.customers.schemas import CustomerRead
 from patron.marketing import service
 from patron.marketing.schemas import (
     CampaignCreate,
@@ -76,10 +77,10 @@ def _member_routes(parent: Any, path: str, label: str) -> None:
     def add_members(
         parent_id: uuid.UUID, body: MembersAdd, session: DbSession, principal: CurrentPrincipal
     ) -> Any:
-        added, present = service.add_members(
+        added, present, excluded = service.add_members(
             session, principal, parent, parent_id, body.customer_ids
         )
-        return {"added": added, "already_members": present}
+        return {"added": added, "already_members": present, "excluded_no_consent": excluded}
 
     @router.delete(
         f"/{path}/{{parent_id}}/members/{{customer_id}}",
@@ -101,3 +102,23 @@ def _member_routes(parent: Any, path: str, label: str) -> None:
 
 _member_routes(service.segments, "segments", "segments")
 _member_routes(service.campaigns, "campaigns", "campaigns")
+
+
+@router.get(
+    "/campaigns/{campaign_id}/audience",
+    response_model=PageOut[CustomerRead],
+    tags=["campaigns"],
+    summary="Who a campaign reaches: its members and its segment's, minus opt-outs and erasures",
+    operation_id="campaign_audience",
+)
+def campaign_audience(
+    campaign_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+) -> Any:
+    page = service.audience(session, principal, campaign_id, limit=limit, cursor=cursor)
+    return page_response(request, response, page, CustomerRead)

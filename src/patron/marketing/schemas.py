@@ -105,3 +105,6 @@ class MemberRead(RecordRead):
 class MembersChange(Schema):
     added: int
     already_members: int
+    excluded_no_consent: int = Field(
+        default=0, description="Campaigns only: customers left out because they opted out."
+    )

@@ -11,6 +11,7 @@ from patron.crud import repository as crud_repository
 from patron.crud.repository import Page, Resource
 from patron.crud.service import CrudService
 from patron.customers import service as customers_service
+from patron.customers.schemas import CustomerFilter
 from patron.errors import NotFound, ValidationFailed
 from patron.events import service as events
 from patron.marketing import repository
@@ -101,13 +102,31 @@ def list_members(
     )
 
 
+def audience(
+    session: Session,
+    principal: Principal,
+    campaign_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> Page[Any]:
+    """The customers a campaign reaches, within the caller's scope (consent honoured)."""
+    campaigns.get(session, principal, campaign_id)
+    filters = CustomerFilter(audience_of=campaign_id)
+    return customers_service.customers.list(
+        session, principal, filters=filters, limit=limit, cursor=cursor
+    )
+
+
 def add_members(
     session: Session,
     principal: Principal,
     service: SegmentService | CampaignService,
     parent_id: uuid.UUID,
     customer_ids: list[uuid.UUID],
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
+    """Add customers; a campaign leaves out those who opted out of marketing (or were erased).
+    Returns (added, already members, left out for consent)."""
     principal.require(service.resource.entity, Action.UPDATE)
     service.get(session, principal, parent_id)
     name, model = _parent(service)
@@ -126,6 +145,10 @@ def add_members(
                 for cid in missing[:20]
             ],
         )
+    excluded: set[uuid.UUID] = set()
+    if model is CampaignMember:
+        excluded = customers_service.unreachable_among(session, wanted)
+        wanted = [cid for cid in wanted if cid not in excluded]
     present = set(session.scalars(repository.existing_members(model, parent_id, wanted)))
     added = [cid for cid in wanted if cid not in present]
     parent_field = "campaign_id" if model is CampaignMember else "segment_id"
@@ -142,7 +165,7 @@ def add_members(
             changed=["members"],
             data={"customer_ids": [str(cid) for cid in added]},
         )
-    return len(added), len(present)
+    return len(added), len(present), len(excluded)
 
 
 def remove_member(

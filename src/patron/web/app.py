@@ -71,12 +71,23 @@ def api_router() -> APIRouter:
     from patron.insights.api import router as insights
     from patron.integration.api import router as integration
     from patron.marketing.api import router as marketing
+    from patron.privacy.api import router as privacy
     from patron.sales.api import router as sales
     from patron.security.api import router as security
     from patron.service.api import router as service
 
     router = APIRouter(prefix=API_PREFIX)
-    for part in (customers, sales, service, activities, marketing, security, events, insights):
+    for part in (
+        customers,
+        privacy,
+        sales,
+        service,
+        activities,
+        marketing,
+        security,
+        events,
+        insights,
+    ):
         router.include_router(part)
     router.include_router(integration)
     return router

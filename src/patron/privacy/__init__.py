@@ -1,0 +1,1 @@
+"""Personal data rights: export everything held about a customer, erase it, marketing consent."""
