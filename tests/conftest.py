@@ -7,7 +7,9 @@ starts from empty tables. PostgreSQL tests skip when the server is unreachable, 
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -132,6 +134,43 @@ def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
         yield test_client
 
 
+# Every API key the suite hands out; at the end of the run no log line may hold one.
+ISSUED_KEYS: set[str] = set()
+KEY_PATTERN = re.compile(r"ptn_[A-Za-z0-9_\-]{20,}")
+
+
+class _LogScan(logging.Handler):
+    """Keeps every key-shaped token any log record of the run contained."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self.tokens: dict[str, str] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info:
+            text += logging.Formatter().formatException(record.exc_info)
+        for token in KEY_PATTERN.findall(text):
+            self.tokens.setdefault(token, f"{record.name}: {text[:200]}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_key_in_any_log() -> Iterator[None]:
+    """The whole run's logs, scanned for the API keys the run issued (see also
+    tests/security/test_secret_canaries.py for passwords and session cookies)."""
+    scan = _LogScan()
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(scan)
+    root.setLevel(min(previous or logging.WARNING, logging.INFO))
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    yield
+    root.removeHandler(scan)
+    root.setLevel(previous)
+    leaked = {token: line for token, line in scan.tokens.items() if token in ISSUED_KEYS}
+    assert not leaked, f"API keys appeared in the logs: {list(leaked.values())[:3]}"
+
+
 @dataclass
 class Caller:
     """A user with an API key, and a client that sends it."""
@@ -199,6 +238,7 @@ class Callers:
                 session, Principal.system(), ApiKeyCreate(name="tests", user_id=user.id)
             )
             user_id = user.id
+        ISSUED_KEYS.add(key)
         return Caller(user_id, email, role, team_id, key, self.client)
 
 
