@@ -39,6 +39,12 @@ def scan(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print a summary as JSON on stdout.")
     ] = False,
+    save: Annotated[
+        bool,
+        typer.Option(
+            "--save", help="Also keep the pairs for review (the duplicates page and API)."
+        ),
+    ] = False,
 ) -> None:
     """Score likely duplicate customers and write the pairs, best first, as CSV."""
     from patron.integration.dedup import DuplicateFinder
@@ -56,7 +62,20 @@ def scan(
     table["right_external_id"] = right["external_id"]
     table["score"] = pairs["score"].round(4)
     table[list(PAIR_COLUMNS)].to_csv(output, index=False)
-    summary = {"customers": len(customers), "pairs": len(pairs), "output": str(output)}
+    summary: dict[str, object] = {
+        "customers": len(customers),
+        "pairs": len(pairs),
+        "output": str(output),
+    }
+    if save:
+        from patron.db.engine import Database
+        from patron.integration.duplicates import store_scan
+
+        database = Database(common.settings().resolved_database_url)
+        try:
+            summary["saved"] = store_scan(database, threshold)["pairs"]
+        finally:
+            database.dispose()
     if json_output:
         common.print_json(summary)
     else:

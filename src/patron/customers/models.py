@@ -56,5 +56,9 @@ class Customer(RecordMixin, Base):
     )
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     consent_source: Mapped[str | None] = mapped_column(String(60))
+    # Set when this record was merged into another (its duplicate); lists leave it out.
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("customer.id", ondelete="SET NULL"), index=True
+    )
     # Set when the customer's personal data was erased (GDPR art. 17); the row keeps the accounts.
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -47,6 +47,8 @@ def child_scope(
 
 
 def apply_filters(statement: Select[Any], filters: Any) -> Select[Any]:
+    if not getattr(filters, "include_merged", False):
+        statement = statement.where(Customer.merged_into_id.is_(None))
     if filters.q:
         needle = filters.q.strip().lower()
         statement = statement.where(
@@ -81,8 +83,12 @@ def apply_filters(statement: Select[Any], filters: Any) -> Select[Any]:
 
 
 def reachable_for_marketing() -> ColumnElement[bool]:
-    """Customers marketing may address: not opted out, not erased."""
-    return (Customer.marketing_consent != "opted_out") & Customer.erased_at.is_(None)
+    """Customers marketing may address: not opted out, not erased, not merged away."""
+    return (
+        (Customer.marketing_consent != "opted_out")
+        & Customer.erased_at.is_(None)
+        & Customer.merged_into_id.is_(None)
+    )
 
 
 def audience_ids(campaign_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
@@ -137,7 +143,9 @@ def customers_by_email(session: Session, emails: Iterable[str]) -> dict[str, Cus
     if not wanted:
         return {}
     statement = (
-        select(Customer).where(func.lower(Customer.email).in_(wanted)).order_by(Customer.id.desc())
+        select(Customer)
+        .where(func.lower(Customer.email).in_(wanted), Customer.merged_into_id.is_(None))
+        .order_by(Customer.id.desc())
     )
     return {customer.email.strip().lower(): customer for customer in session.scalars(statement)}
 

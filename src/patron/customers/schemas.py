@@ -113,6 +113,7 @@ class CustomerRead(RecordRead):
     consent_at: datetime | None
     consent_source: str | None
     erased_at: datetime | None
+    merged_into_id: uuid.UUID | None
 
 
 class CustomerFilter(ListParams):
@@ -130,6 +131,9 @@ class CustomerFilter(ListParams):
     created_after: UTCDatetime | None = None
     created_before: UTCDatetime | None = None
     marketing_consent: Literal["opted_in", "opted_out", "unknown"] | None = None
+    include_merged: bool = Field(
+        default=False, description="Also list customers merged into another (hidden by default)."
+    )
     audience_of: uuid.UUID | None = Field(
         default=None,
         description="The audience of this campaign: its members and its segment's members, "

@@ -5,6 +5,7 @@ from patron.customers.models import Customer
 from patron.db.base import Base
 from patron.events.models import Event
 from patron.insights.models import AnalysisRun, AssociationRule, CustomerInsight
+from patron.integration.duplicates_models import CustomerMerge, DuplicatePair
 from patron.marketing.models import Campaign, CampaignMember, Segment, SegmentMember
 from patron.privacy.models import Erasure
 from patron.sales.models import Deal, Order, OrderLine, PipelineStage, Product, SalesTarget
@@ -23,7 +24,9 @@ __all__ = [
     "CampaignMember",
     "Customer",
     "CustomerInsight",
+    "CustomerMerge",
     "Deal",
+    "DuplicatePair",
     "Erasure",
     "Event",
     "IdempotentRequest",

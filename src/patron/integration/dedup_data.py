@@ -54,7 +54,11 @@ def customers_frame(database: Database, principal: Principal) -> pd.DataFrame:
 
     principal.require("customers", Action.READ)
     columns = [getattr(Customer, name) for name in COLUMNS]
-    statement = select(*columns, Customer.custom_fields).order_by(Customer.id)
+    statement = (
+        select(*columns, Customer.custom_fields)
+        .where(Customer.merged_into_id.is_(None))
+        .order_by(Customer.id)
+    )
     predicate = customer_scope(principal)
     if predicate is not None:
         statement = statement.where(predicate)

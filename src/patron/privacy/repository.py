@@ -143,3 +143,12 @@ def existing_customer_ids(session: Session, customer_ids: list[uuid.UUID]) -> se
     for chunk in _chunks(customer_ids):
         found.update(session.scalars(select(table.c.id).where(table.c.id.in_(chunk))))
     return found
+
+
+def merged_into(session: Session, customer_id: uuid.UUID) -> list[uuid.UUID]:
+    """Customers merged into this one: duplicates of the same person, kept for undo."""
+    table = Base.metadata.tables[ROOT]
+    statement = select(table.c.id).where(
+        table.c.merged_into_id == customer_id, table.c.erased_at.is_(None)
+    )
+    return list(session.scalars(statement))

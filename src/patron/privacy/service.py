@@ -39,7 +39,7 @@ CUSTOMER_KEEPS = frozenset(
     {
         "id", "kind", "country", "lifecycle_stage", "company_id", "owner_id", "team_id",
         "created_at", "updated_at", "version", "marketing_consent", "consent_at",
-        "consent_source", "erased_at",
+        "consent_source", "erased_at", "merged_into_id",
     }
 )  # fmt: skip
 # Non-null customer columns an erasure overwrites rather than clears.
@@ -70,6 +70,10 @@ POLICIES: dict[str, Policy] = {
     "campaign_member": Policy("delete", why="marketing to an erased person must stop"),
     "segment_member": Policy("delete", why="profiling of an erased person must stop"),
     "customer_insight": Policy("delete", why="scores are personal data"),
+    "duplicate_pair": Policy("delete", why="match explanations compare personal data"),
+    "customer_merge": Policy(
+        "overwrite", {"survivor_before": {}}, why="ids stay; the old values (tags, fields) go"
+    ),
 }
 REFERENCE_POLICIES: dict[str, Policy] = {
     "event": Policy("overwrite", {"data": {"erased": True}}, why="payloads copy the record"),
@@ -205,6 +209,8 @@ def erase(
         changed=["personal_data"],
         data={"erased": True, "erasure_id": str(erasure.id)},
     )
+    for duplicate_id in repository.merged_into(session, customer_id):
+        erase(session, principal, duplicate_id, check_scope=False)  # the same person's records
     if ledger is not None:
         _append_on_commit(
             session, ledger, {"customer_id": str(customer_id), "at": _plain(erasure.erased_at)}

@@ -70,6 +70,7 @@ def api_router() -> APIRouter:
     from patron.events.api import router as events
     from patron.insights.api import router as insights
     from patron.integration.api import router as integration
+    from patron.integration.duplicates_api import router as duplicates
     from patron.marketing.api import router as marketing
     from patron.privacy.api import router as privacy
     from patron.sales.api import router as sales
@@ -90,6 +91,7 @@ def api_router() -> APIRouter:
     ):
         router.include_router(part)
     router.include_router(integration)
+    router.include_router(duplicates)
     return router
 
 
@@ -133,12 +135,14 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     from patron.customers import pages as customer_pages
     from patron.insights import pages as insights_pages
+    from patron.integration import pages as integration_pages
     from patron.web import pages
 
     pages.install(app)
     app.include_router(pages.router)
     app.include_router(customer_pages.router)
     app.include_router(insights_pages.router)
+    app.include_router(integration_pages.router)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     docs_assets = Path(fastapi_offline.__file__).parent / "static"
