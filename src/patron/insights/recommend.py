@@ -8,31 +8,93 @@ they have not bought yet; each product is ranked by the best rule that fires for
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict, defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from patron.customers.service import customers
 from patron.insights import repository
-from patron.insights.models import AssociationRule
 from patron.insights.service import runs
 from patron.sales import repository as sales_repository
 from patron.sales.service import products
 from patron.security.permissions import Action, Principal
 
 
-def _latest_rules(session: Session) -> tuple[uuid.UUID | None, list[AssociationRule]]:
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A stored rule, detached from the session: a run's rules never change once it succeeded."""
+
+    antecedents: tuple[str, ...]
+    consequents: tuple[str, ...]
+    confidence: float
+    lift: float
+    support: float
+    description: str | None
+
+
+@dataclass(frozen=True)
+class RuleIndex:
+    """A run's rules, indexed for the two questions asked of them.
+
+    ``by_antecedent`` answers "frequently bought together" with one lookup; ``by_first_item``
+    lists the rules whose (sorted) antecedents start with an item, so a customer's candidate
+    rules are found from the items they bought instead of by scanning every rule.
+    """
+
+    by_antecedent: dict[tuple[str, ...], list[Rule]]
+    by_first_item: dict[str, list[Rule]]
+
+    @classmethod
+    def of(cls, rules: list[Rule]) -> RuleIndex:
+        by_antecedent: dict[tuple[str, ...], list[Rule]] = defaultdict(list)
+        by_first_item: dict[str, list[Rule]] = defaultdict(list)
+        for rule in rules:
+            by_antecedent[rule.antecedents].append(rule)
+            by_first_item[min(rule.antecedents)].append(rule)
+        return cls(dict(by_antecedent), dict(by_first_item))
+
+
+_CACHE: OrderedDict[uuid.UUID, RuleIndex] = OrderedDict()
+_CACHE_RUNS = 4
+_CACHE_LOCK = threading.Lock()
+
+
+def _index(session: Session, run_id: uuid.UUID) -> RuleIndex:
+    with _CACHE_LOCK:
+        if run_id in _CACHE:
+            _CACHE.move_to_end(run_id)
+            return _CACHE[run_id]
+    rules = [
+        Rule(
+            tuple(sorted(rule.antecedents)),
+            tuple(rule.consequents),
+            rule.confidence,
+            rule.lift,
+            rule.support,
+            rule.description,
+        )
+        for rule in session.scalars(repository.rules_of_run(run_id))
+    ]
+    index = RuleIndex.of(rules)
+    with _CACHE_LOCK:
+        _CACHE[run_id] = index
+        while len(_CACHE) > _CACHE_RUNS:
+            _CACHE.popitem(last=False)
+    return index
+
+
+def _latest_rules(session: Session) -> tuple[uuid.UUID | None, RuleIndex]:
     run = runs.latest_succeeded(session, "rules")
     if run is None:
-        return None, []
-    rules = session.scalars(repository.rules_of_run(run.id))
-    return run.id, list(rules)
+        return None, RuleIndex({}, {})
+    return run.id, _index(session, run.id)
 
 
-def _answer(
-    session: Session, ranked: list[tuple[str, AssociationRule]], limit: int
-) -> list[dict[str, Any]]:
+def _answer(session: Session, ranked: list[tuple[str, Rule]], limit: int) -> list[dict[str, Any]]:
     wanted = [uuid.UUID(product_id) for product_id, _ in ranked[:limit]]
     mentioned = {uuid.UUID(p) for _, rule in ranked[:limit] for p in rule.antecedents} | set(wanted)
     found = sales_repository.products_by_id(session, mentioned)
@@ -50,7 +112,7 @@ def _answer(
     return answer
 
 
-def _rank(candidates: dict[str, AssociationRule]) -> list[tuple[str, AssociationRule]]:
+def _rank(candidates: dict[str, Rule]) -> list[tuple[str, Rule]]:
     return sorted(
         candidates.items(), key=lambda item: (-item[1].confidence, -item[1].lift, item[0])
     )
@@ -60,12 +122,9 @@ def frequently_bought_together(
     session: Session, principal: Principal, product_id: uuid.UUID, *, limit: int = 10
 ) -> dict[str, Any]:
     products.get(session, principal, product_id)
-    run_id, rules = _latest_rules(session)
-    key = [str(product_id)]
-    best: dict[str, AssociationRule] = {}
-    for rule in rules:
-        if rule.antecedents != key:
-            continue
+    run_id, index = _latest_rules(session)
+    best: dict[str, Rule] = {}
+    for rule in index.by_antecedent.get((str(product_id),), []):
         for consequent in rule.consequents:
             current = best.get(consequent)
             if current is None or (rule.confidence, rule.lift) > (current.confidence, current.lift):
@@ -82,9 +141,10 @@ def for_customer(
         str(product_id)
         for product_id in session.scalars(repository.products_bought_by(customer_id))
     }
-    run_id, rules = _latest_rules(session)
-    best: dict[str, AssociationRule] = {}
-    for rule in rules:
+    run_id, index = _latest_rules(session)
+    candidates = (rule for item in bought for rule in index.by_first_item.get(item, ()))
+    best: dict[str, Rule] = {}
+    for rule in candidates:
         if not bought.issuperset(rule.antecedents):
             continue
         for consequent in rule.consequents:
