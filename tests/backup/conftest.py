@@ -1,4 +1,4 @@
-"""What the backup tests share: the CLI's environment, demo data, a fresh database to restore into."""
+"""What the backup tests share: the CLI environment, demo data, a fresh database to restore into."""
 
 from __future__ import annotations
 
@@ -57,9 +57,7 @@ def add_customers(database: Database, count: int, prefix: str = "Extra") -> None
 
     with database.unit_of_work() as session:
         for index in range(count):
-            customers.create(
-                session, Principal.system(), CustomerCreate(name=f"{prefix} {index}")
-            )
+            customers.create(session, Principal.system(), CustomerCreate(name=f"{prefix} {index}"))
 
 
 @pytest.fixture

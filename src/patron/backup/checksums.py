@@ -69,8 +69,18 @@ def row_digest(row: dict[str, Any]) -> int:
     return int.from_bytes(hashlib.sha256(encoded.encode("utf-8")).digest(), "big")
 
 
-def table_names(connection: Connection) -> list[str]:
-    return sorted(inspect(connection).get_table_names())
+def reflect(connection: Connection) -> list[Table]:
+    """Every table of the database, sorted by name (one reflection pass for all of them)."""
+    metadata = MetaData()
+    metadata.reflect(bind=connection)
+    return [metadata.tables[name] for name in sorted(metadata.tables)]
+
+
+def count_rows(connection: Connection, tables: list[Table]) -> dict[str, int]:
+    return {
+        table.name: connection.execute(select(func.count()).select_from(table)).scalar_one()
+        for table in tables
+    }
 
 
 def table_sum(connection: Connection, table: Table, on_rows: RowsDone | None = None) -> TableSum:
@@ -85,23 +95,14 @@ def table_sum(connection: Connection, table: Table, on_rows: RowsDone | None = N
     return TableSum(rows=rows, checksum=f"{total:064x}")
 
 
-def count_rows(connection: Connection, names: list[str]) -> dict[str, int]:
-    metadata = MetaData()
-    counts = {}
-    for name in names:
-        table = Table(name, metadata, autoload_with=connection)
-        counts[name] = connection.execute(select(func.count()).select_from(table)).scalar_one()
-    return counts
-
-
-def database_sums(connection: Connection, on_rows: RowsDone | None = None) -> dict[str, TableSum]:
+def database_sums(
+    connection: Connection, tables: list[Table] | None = None, on_rows: RowsDone | None = None
+) -> dict[str, TableSum]:
     """Every table's row count and checksum, read inside the connection's transaction."""
-    metadata = MetaData()
-    sums = {}
-    for name in table_names(connection):
-        table = Table(name, metadata, autoload_with=connection)
-        sums[name] = table_sum(connection, table, on_rows)
-    return sums
+    return {
+        table.name: table_sum(connection, table, on_rows)
+        for table in (reflect(connection) if tables is None else tables)
+    }
 
 
 def audit_head(connection: Connection) -> str | None:

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, inspect, text
+from sqlalchemy import Connection, Engine, Table, create_engine, inspect, text
 
 from patron import __version__
 from patron.backup import checksums, container, keys, postgres, sqlite
@@ -138,9 +138,9 @@ def _snapshot_postgres(
 def _manifest(
     connection: Connection, backend: str, version: str, now: datetime, report: Reporter
 ) -> dict[str, Any]:
-    names = checksums.table_names(connection)
-    total = sum(checksums.count_rows(connection, names).values())
-    sums = _sums(connection, total, report)
+    tables = checksums.reflect(connection)
+    total = sum(checksums.count_rows(connection, tables).values())
+    sums = _sums(connection, total, report, tables)
     return {
         "format": FORMAT,
         "created_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -154,7 +154,10 @@ def _manifest(
 
 
 def _sums(
-    connection: Connection, total: int | None, report: Reporter
+    connection: Connection,
+    total: int | None,
+    report: Reporter,
+    tables: list[Table] | None = None,
 ) -> dict[str, checksums.TableSum]:
     done = [0]
 
@@ -162,7 +165,7 @@ def _sums(
         done[0] += rows
         report("Checksumming tables", done[0], total)
 
-    return checksums.database_sums(connection, on_rows)
+    return checksums.database_sums(connection, tables, on_rows)
 
 
 def _write(
