@@ -2,12 +2,13 @@
 
 A table's checksum is the sum, modulo 2**256, of the SHA-256 of each row's canonical form, so it
 does not depend on the order rows are read in (and a repeated row is counted twice, not
-cancelled). A row's canonical form is the JSON object of its columns sorted by name, with each
-value written the same way on both backends: UUIDs as 32 lower-case hex digits, datetimes in UTC
-as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (SQLite's naive values are UTC), dates ISO, JSON documents with
-sorted keys, bytes as hex, decimals as plain text. The same content restored on either backend
-gives the same checksum. The tables are read through reflection, so tables this version of
-Patron does not model (or that another version added) are covered too.
+cancelled). A row's canonical form is the JSON array of its values in the order of their
+column names, each value written the same way on both backends: UUIDs as 32 lower-case hex
+digits, datetimes in UTC as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (SQLite's naive values are UTC),
+dates ISO, JSON documents with sorted keys, bytes as hex, decimals as plain text. The same
+content restored on either backend gives the same checksum. The tables are read through
+reflection, so tables this version of Patron does not model (or that another version added) are
+covered too.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -38,6 +39,12 @@ class TableSum:
         return {"rows": self.rows, "checksum": self.checksum}
 
 
+def _datetime(value: datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="microseconds") + "Z"
+
+
 def canonical(value: Any) -> Any:
     """One value in the form both backends agree on (JSON-serialisable)."""
     if value is None or isinstance(value, bool | int | str):
@@ -47,9 +54,7 @@ def canonical(value: Any) -> Any:
     if isinstance(value, uuid.UUID):
         return value.hex
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return _datetime(value)
     if isinstance(value, date | time):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -57,15 +62,18 @@ def canonical(value: Any) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
     if isinstance(value, dict):
-        return {str(key): canonical(item) for key, item in value.items()}
+        return {str(key): canonical(value[key]) for key in sorted(value, key=str)}
     if isinstance(value, list | tuple):
         return [canonical(item) for item in value]
     return str(value)
 
 
-def row_digest(row: dict[str, Any]) -> int:
-    form = {name: canonical(value) for name, value in row.items()}
-    encoded = json.dumps(form, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def row_digest(values: Sequence[Any]) -> int:
+    """The digest of one row, its values given in the order of their column names."""
+    encoded = _ENCODER.encode([canonical(value) for value in values])
     return int.from_bytes(hashlib.sha256(encoded.encode("utf-8")).digest(), "big")
 
 
@@ -85,10 +93,11 @@ def count_rows(connection: Connection, tables: list[Table]) -> dict[str, int]:
 
 def table_sum(connection: Connection, table: Table, on_rows: RowsDone | None = None) -> TableSum:
     total, rows = 0, 0
-    result = connection.execution_options(yield_per=BATCH).execute(select(table))
-    for partition in result.mappings().partitions():
+    columns = [table.c[name] for name in sorted(table.c.keys())]
+    result = connection.execution_options(yield_per=BATCH).execute(select(*columns))
+    for partition in result.partitions():
         for row in partition:
-            total = (total + row_digest(dict(row))) % MODULUS
+            total = (total + row_digest(row)) % MODULUS
         rows += len(partition)
         if on_rows is not None:
             on_rows(table.name, len(partition))

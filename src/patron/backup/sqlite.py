@@ -34,7 +34,10 @@ def copy(source: Path, target: Path) -> None:
 
 def snapshot(url: str, target: Path) -> None:
     """A consistent copy of the configured database in ``target``, as a single file."""
-    copy(database_path(url), target)
+    source = database_path(url)
+    if not source.is_file():
+        raise BackupError(f"There is no database at {source} to back up.")
+    copy(source, target)
     with sqlite3.connect(target) as connection:
         connection.execute("PRAGMA journal_mode=DELETE")
     connection.close()
