@@ -220,3 +220,28 @@ def test_the_audit_chain_head_is_read_when_the_table_exists(
             connection.execute(text("DROP TABLE audit_entry"))
     assert manifest["audit_head"] == "ccc"
     assert manifest["tables"]["audit_entry"]["rows"] == 3
+
+
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
+def test_a_backup_restores_only_into_its_own_kind_of_database(
+    db: Database, backup_env: dict[str, str], tmp_path: Path
+) -> None:
+    add_customers(db, 2)
+    pg_backup, _ = create_backup(backup_env, tmp_path / "pg")
+    sqlite_url = f"sqlite:///{tmp_path / 'other.db'}"
+    other = Database(sqlite_url)
+    migrate.upgrade(other.engine)
+    add_customers(other, 1)
+    other.dispose()
+    on_sqlite = {**backup_env, "PATRON_DATABASE_URL": sqlite_url}
+    sqlite_backup, _ = create_backup(on_sqlite, tmp_path / "sqlite")
+
+    result = run(backup_env, "restore", str(sqlite_backup), "--force")
+    assert result.exit_code == 1
+    assert "sqlite backup; it cannot be restored into postgresql" in result.stderr
+    assert customer_count(db) == 2  # checked before anything was dropped
+    result = run(on_sqlite, "verify", str(pg_backup))
+    assert result.exit_code == 1
+    assert "PostgreSQL backup is verified in a scratch database on a PostgreSQL" in " ".join(
+        result.stderr.split()
+    )

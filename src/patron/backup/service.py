@@ -266,6 +266,7 @@ def restore(
         database.dispose()
     with tempfile.TemporaryDirectory(prefix="patron-restore-") as work:
         opened = _open(settings, path, Path(work), report)
+        _check_backend(opened, url)
         if settings.is_sqlite:
             sqlite.database_path(url).parent.mkdir(parents=True, exist_ok=True)
         else:
@@ -288,8 +289,7 @@ def restore(
     return Restored(manifest=opened.manifest, revision=revision)
 
 
-def _load(settings: Settings, opened: _Opened, url: str, report: Reporter) -> None:
-    """Restore the opened backup's database into the (cleared) database at ``url``."""
+def _check_backend(opened: _Opened, url: str) -> None:
     backend = opened.manifest["backend"]
     target = "sqlite" if url.startswith("sqlite") else "postgresql"
     if backend != target:
@@ -297,6 +297,12 @@ def _load(settings: Settings, opened: _Opened, url: str, report: Reporter) -> No
             f"This is a {backend} backup; it cannot be restored into {target}. Set "
             "PATRON_DATABASE_URL to a database of the same kind."
         )
+
+
+def _load(settings: Settings, opened: _Opened, url: str, report: Reporter) -> None:
+    """Restore the opened backup's database into the (cleared) database at ``url``."""
+    _check_backend(opened, url)
+    backend = opened.manifest["backend"]
     report("Restoring", 0, None)
     if backend == "sqlite":
         sqlite.copy(opened.database, sqlite.database_path(url))
