@@ -182,3 +182,15 @@ def test_a_missing_pg_dump_is_a_clear_error(tmp_path: Path) -> None:
     assert "pg_dump of PostgreSQL 99" in caught.value.detail
     assert str(tmp_path / "pg_dump") in caught.value.detail
     assert "PATRON_BACKUP_PG_BIN_DIR" in caught.value.detail
+
+
+def test_the_cli_names_a_bad_schedule_and_exits_2(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from patron.cli.main import app
+
+    env = {"PATRON_DATA_DIR": str(tmp_path), "PATRON_BACKUP_SCHEDULE": "daily"}
+    result = CliRunner().invoke(app, ["backup", "create"], env=env)
+    assert result.exit_code == 2
+    assert "PATRON_BACKUP_SCHEDULE" in result.stderr
+    assert "not a schedule" in result.stderr
