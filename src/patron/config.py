@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,6 +38,37 @@ class Settings(BaseSettings):
     )
     base_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
+    backup_key: SecretStr | None = Field(
+        default=None,
+        description="Encrypts backups: 32 bytes as URL-safe base64; defaults to backup.key in "
+        "the data directory (created on the first backup). Keep a copy apart from the backups.",
+    )
+    backup_dir: Path | None = Field(
+        default=None, description="Where backups go; defaults to <data dir>/backups."
+    )
+    backup_schedule: str | None = Field(
+        default=None,
+        description="When the worker takes backups: an interval (30m, 24h, 7d) or a daily UTC "
+        "time (02:30). Unset: no scheduled backups.",
+    )
+    backup_keep: int = Field(default=7, ge=1, description="Scheduled backups kept (newest).")
+    backup_pg_bin_dir: Path | None = Field(
+        default=None, description="Folder with pg_dump/pg_restore of the server's version."
+    )
+
+    @field_validator("backup_schedule")
+    @classmethod
+    def _check_backup_schedule(cls, value: str | None) -> str | None:
+        from patron.backup.schedule import parse_schedule
+
+        if value is None or not value.strip():
+            return None
+        parse_schedule(value)
+        return value.strip()
+
+    @property
+    def resolved_backup_dir(self) -> Path:
+        return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
 
     @property
     def resolved_database_url(self) -> str:

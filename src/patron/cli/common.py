@@ -28,7 +28,17 @@ stdout = Console()
 
 
 def settings() -> Settings:
-    return Settings()
+    """The settings from the environment; a bad ``PATRON_*`` value exits 2 with its message."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"PATRON_{'_'.join(map(str, error['loc'])).upper()}: {error['msg']}"
+            for error in exc.errors()
+        )
+        fail(f"Invalid setting: {problems}", EXIT_USAGE)
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from patron.cli import analyze, api_keys, customers, db, dedupe, demo, export, server, users
+from patron.cli import (
+    analyze,
+    api_keys,
+    backup,
+    customers,
+    db,
+    dedupe,
+    demo,
+    export,
+    server,
+    users,
+)  # fmt: skip
 
 app = typer.Typer(
     name="patron",
@@ -22,6 +33,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(api_keys.app, name="api-keys")
 app.add_typer(customers.app, name="customers")
 app.add_typer(analyze.app, name="analyze")
+app.add_typer(backup.app, name="backup")
 dedupe.register(app)
 
 

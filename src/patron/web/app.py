@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         if settings.runs_worker_in_process:
             from patron.worker.runner import Worker
 
-            worker = Worker(app.state.db)
+            worker = Worker(app.state.db, settings=settings)
             worker.start_thread()
         try:
             yield

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -19,6 +19,9 @@ from sqlalchemy.orm import Session
 from patron.db.engine import Database
 from patron.kit.clock import utcnow
 from patron.worker.models import Job
+
+if TYPE_CHECKING:
+    from patron.config import Settings
 
 STALE_AFTER = timedelta(minutes=30)
 
@@ -29,11 +32,12 @@ class RetryableError(Exception):
 
 @dataclass(frozen=True)
 class JobContext:
-    """What a running job may use: its id, the database, and a way to report progress."""
+    """What a running job may use: its id, the database, a way to report progress, settings."""
 
     job_id: uuid.UUID
     database: Database
     report: Callable[[float, str | None], None]
+    settings: Settings | None = None
 
 
 Handler = Callable[[JobContext, dict[str, Any]], None]

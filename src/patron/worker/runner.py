@@ -10,26 +10,46 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 
+from patron.config import Settings
 from patron.db.engine import Database
+from patron.kit.clock import utcnow
 from patron.worker import queue
 
 logger = logging.getLogger("patron.worker")
 
+SCHEDULE_CHECK_SECONDS = 30.0
+
 
 class Worker:
-    def __init__(self, database: Database, *, poll_seconds: float = 1.0) -> None:
+    def __init__(
+        self, database: Database, *, settings: Settings | None = None, poll_seconds: float = 1.0
+    ) -> None:
         from patron.worker import kinds
 
         kinds.register_all()
         self.database = database
+        self.settings = settings
         self.poll_seconds = poll_seconds
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._stop = threading.Event()
+        self._scheduled = kinds.scheduled(settings) if settings is not None else []
+        self._next_schedule_check = 0.0
+
+    def enqueue_scheduled(self) -> None:
+        """Enqueue the recurring jobs that are due; checked every ``SCHEDULE_CHECK_SECONDS``."""
+        if not self._scheduled or time.monotonic() < self._next_schedule_check:
+            return
+        self._next_schedule_check = time.monotonic() + SCHEDULE_CHECK_SECONDS
+        with self.database.unit_of_work() as session:
+            for enqueue_if_due in self._scheduled:
+                enqueue_if_due(session, utcnow())
 
     def run_once(self) -> bool:
         """Claim and run one job; False when the queue had nothing ready."""
+        self.enqueue_scheduled()
         with self.database.unit_of_work() as session:
             job = queue.claim(session, self.worker_id)
             if job is None:
@@ -48,7 +68,12 @@ class Worker:
         else:
             try:
                 handler(
-                    queue.JobContext(job_id=job_id, database=self.database, report=report),
+                    queue.JobContext(
+                        job_id=job_id,
+                        database=self.database,
+                        report=report,
+                        settings=self.settings,
+                    ),
                     payload,
                 )
             except queue.RetryableError as exc:
