@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
@@ -229,6 +230,18 @@ def bgnbd_conditional_expected_purchases(
 
     With x = t_x = T = 0 this is the unconditional E[X(t)] of eq. 9.
     """
+    expected = bgnbd_expected_if_alive(params, t, frequency, T)
+    return bgnbd_probability_alive(params, frequency, recency, T) * expected
+
+
+def bgnbd_expected_if_alive(
+    params: tuple[float, float, float, float],
+    t: FloatArray,
+    frequency: FloatArray,
+    T: FloatArray,  # noqa: N803
+) -> FloatArray:
+    """E[Y(t) | alive at T, x, T] = (a + b + x - 1) / (a - 1) * (1 - G): the factor of eq. 10
+    that does not depend on recency (so it can be shared by customers with the same x and T)."""
     r, alpha, a, b = params
     with np.errstate(invalid="ignore", over="ignore"):
         if abs(a - 1.0) < _A_BAND:
@@ -243,7 +256,20 @@ def bgnbd_conditional_expected_purchases(
         expected[failed] = _expected_if_alive_by_quadrature(
             params, t[failed], frequency[failed], T[failed]
         )
-    return bgnbd_probability_alive(params, frequency, recency, T) * expected
+    return expected
+
+
+def distinct_rows(*columns: FloatArray) -> tuple[list[FloatArray], np.ndarray]:
+    """The distinct rows of equal-length columns and, per input row, the index of its row.
+
+    Customers' BTYD statistics repeat heavily in real data (whole days, a few dozen distinct
+    frequencies), so likelihoods and predictions are computed once per distinct row and
+    scattered back: ``[c[inverse] for c in distinct] == columns``.
+    """
+    frame = pd.DataFrame({str(i): column for i, column in enumerate(columns)})
+    inverse = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
+    _, first = np.unique(inverse, return_index=True)
+    return [np.asarray(column)[first] for column in columns], inverse
 
 
 # Gauss-Hermite nodes for the fallback below; 48 are exact to ~1e-12 where it is used.

@@ -209,6 +209,8 @@ class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
             raise ValueError("T must be positive for some customers")
         weight = _weights(sample_weight, x.size)
         total_weight = float(weight.sum())
+        (x, t_x, t_cal), inverse = _btyd.distinct_rows(x, t_x, t_cal)
+        weight = np.bincount(inverse, weights=weight, minlength=x.size)
         likelihood = _btyd.BetaGeoObjective(x, t_x, t_cal, weight)
         penalizer = float(self.penalizer)
 
@@ -257,9 +259,10 @@ class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
     ) -> Any:
         """P(alive | x, t_x, T) [FHL05a eq. 11]; 1 for customers without repeat purchases."""
         x, t_x, t_cal = _customer_vectors(frequency, recency, T)
+        (ux, ut_x, ut_cal), inverse = _btyd.distinct_rows(x, t_x, t_cal)
         with np.errstate(over="ignore", under="ignore"):
-            values = _btyd.bgnbd_probability_alive(self._params(), x, t_x, t_cal)
-        return _like(frequency, values, "p_alive")
+            values = _btyd.bgnbd_probability_alive(self._params(), ux, ut_x, ut_cal)
+        return _like(frequency, values[inverse], "p_alive")
 
     def expected_purchases(self, t: ArrayLike) -> Any:
         """E[X(t)]: repeat purchases a new customer makes in (0, t] [FHL05a eq. 9].
@@ -292,11 +295,12 @@ class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
         times = np.asarray(times, dtype=np.float64)
         if np.any(times < 0) or not np.all(np.isfinite(times)):
             raise ValueError("t must be finite and not negative")
+        (ut, ux, ut_x, ut_cal), inverse = _btyd.distinct_rows(times, x, t_x, t_cal)
         with np.errstate(over="ignore", under="ignore"):
             values = _btyd.bgnbd_conditional_expected_purchases(
-                self._params(), times, x, t_x, t_cal
+                self._params(), ut, ux, ut_x, ut_cal
             )
-        return _like(frequency, values, "expected_purchases")
+        return _like(frequency, values[inverse], "expected_purchases")
 
     def predict(
         self,
@@ -518,12 +522,19 @@ def customer_lifetime_value(
     spend = np.asarray(
         spend_model.conditional_expected_average_profit(x, monetary_value), dtype=np.float64
     )
-    value = np.zeros_like(x)
-    previous = np.zeros_like(x)
-    for i in range(1, int(horizon) + 1):
-        cumulative = np.asarray(
-            transaction_model.conditional_expected_purchases(i * length, x, t_x, t_cal)
-        )
-        value += (cumulative - previous) * spend / (1.0 + discount_rate) ** i
-        previous = cumulative
+    # E[Y(t) | x, t_x, T] = P(alive | x, t_x, T) * E[Y(t) | alive, x, T]: the first factor once
+    # per distinct (x, t_x, T), the second once per distinct (x, T) and period.
+    params = transaction_model._params()
+    (ux, ut_x, ut_cal), customer_row = _btyd.distinct_rows(x, t_x, t_cal)
+    (px, pt_cal), row_pair = _btyd.distinct_rows(ux, ut_cal)
+    discounted = np.zeros_like(px)
+    previous = np.zeros_like(px)
+    with np.errstate(over="ignore", under="ignore"):
+        alive = _btyd.bgnbd_probability_alive(params, ux, ut_x, ut_cal)
+        for i in range(1, int(horizon) + 1):
+            times = np.full(px.shape, i * length)
+            cumulative = _btyd.bgnbd_expected_if_alive(params, times, px, pt_cal)
+            discounted += (cumulative - previous) / (1.0 + discount_rate) ** i
+            previous = cumulative
+    value = (alive * discounted[row_pair])[customer_row] * spend
     return _like(frequency, value, "clv")
