@@ -7,6 +7,7 @@ from patron.events.models import Event
 from patron.insights.models import AnalysisRun, AssociationRule, CustomerInsight
 from patron.marketing.models import Campaign, CampaignMember, Segment, SegmentMember
 from patron.sales.models import Deal, Order, OrderLine, PipelineStage, Product, SalesTarget
+from patron.security.audit_models import AuditEntry, AuditHead
 from patron.security.models import ApiKey, Team, User, UserSession
 from patron.service.models import Ticket
 from patron.web.idempotency_models import IdempotentRequest
@@ -17,6 +18,8 @@ __all__ = [
     "AnalysisRun",
     "ApiKey",
     "AssociationRule",
+    "AuditEntry",
+    "AuditHead",
     "Base",
     "Campaign",
     "CampaignMember",

@@ -46,6 +46,7 @@ ENTITIES = (
     "api_keys",
     "events",
     "analysis_runs",
+    "audit",
 )
 
 R, C, U, D = Action.READ, Action.CREATE, Action.UPDATE, Action.DELETE
@@ -76,7 +77,8 @@ def _table(
 
 
 PERMISSIONS: dict[Role, dict[str, frozenset[Action]]] = {
-    Role.ADMIN: dict.fromkeys(ENTITIES, ALL),
+    # The audit trail is append-only: even admins only read it.
+    Role.ADMIN: {**dict.fromkeys(ENTITIES, ALL), "audit": RO},
     Role.MANAGER: _table(
         customers=ALL,
         products=RCU,
@@ -143,6 +145,7 @@ class Principal:
     team_id: uuid.UUID | None = None
     email: str | None = None
     api_key_id: uuid.UUID | None = None
+    address: str | None = None  # the client's IP address, for the audit trail
 
     @classmethod
     def system(cls) -> Principal:
