@@ -226,13 +226,16 @@ def record_export(
     """Put the export on the audit trail: who took which records, in what format, filtered how."""
     spec = exportable(export.entity)
     audit.record(
-        session, principal, action=audit.AuditAction.EXPORT, entity=spec.service.resource.event_name,
+        session,
+        principal,
+        action=audit.AuditAction.EXPORT,
+        entity=spec.service.resource.event_name,
         detail={
             "export": export.entity,
             "format": format,
             "filters": {name: mask(name, value) for name, value in filters.items()},
         },
-    )  # fmt: skip
+    )
 
 
 def export_rows(

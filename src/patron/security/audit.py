@@ -375,5 +375,16 @@ def _cursor_id(cursor: str | None) -> int | None:
     try:
         value = int(decode_cursor(cursor, _CURSOR)[0])
     except (InvalidCursor, ValueError, TypeError, IndexError) as exc:
-        raise ValidationFailed.field("cursor", "The cursor is not valid.", "invalid_cursor") from exc
+        raise ValidationFailed.field(
+            "cursor", "The cursor is not valid.", "invalid_cursor"
+        ) from exc
     return value
+
+
+def actor_names(session: Session, entries: Iterable[AuditEntry]) -> dict[uuid.UUID, str]:
+    """The email of each entry's user (the staff member acting, directly or by API key)."""
+    return repository.user_emails(session, {e.user_id for e in entries if e.user_id is not None})
+
+
+def entry_count(session: Session) -> int:
+    return repository.count(session)

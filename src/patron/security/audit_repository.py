@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from patron.security.audit_models import AuditEntry, AuditHead
+from patron.security.models import User
 
 HEAD_ID = 1
 
@@ -30,9 +31,7 @@ def move_head(
         current.position, current.hash, current.updated_at = position, hash, at
 
 
-def last_at(
-    session: Session, *, action: str, entity: str, entity_id: uuid.UUID
-) -> datetime | None:
+def last_at(session: Session, *, action: str, entity: str, entity_id: uuid.UUID) -> datetime | None:
     statement = select(func.max(AuditEntry.occurred_at)).where(
         AuditEntry.entity == entity, AuditEntry.entity_id == entity_id, AuditEntry.action == action
     )
@@ -88,3 +87,10 @@ def in_order(session: Session, *, batch_size: int) -> Iterator[list[AuditEntry]]
 
 def position_of_hash(session: Session, hash: str) -> int | None:
     return session.scalar(select(AuditEntry.id).where(AuditEntry.hash == hash).limit(1))
+
+
+def user_emails(session: Session, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not user_ids:
+        return {}
+    rows = session.execute(select(User.id, User.email).where(User.id.in_(user_ids)))
+    return {row.id: row.email for row in rows}

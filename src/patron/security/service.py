@@ -51,7 +51,9 @@ class Authenticated:
     touch_needed: bool = False
 
 
-def authenticate_api_key(session: Session, key: str, *, address: str | None = None) -> Authenticated:
+def authenticate_api_key(
+    session: Session, key: str, *, address: str | None = None
+) -> Authenticated:
     found = repository.api_key_by_hash(session, tokens.digest(key))
     now = utcnow()
     if found is None:

@@ -73,10 +73,12 @@ def api_router() -> APIRouter:
     from patron.marketing.api import router as marketing
     from patron.sales.api import router as sales
     from patron.security.api import router as security
+    from patron.security.audit_api import router as audit
     from patron.service.api import router as service
 
     router = APIRouter(prefix=API_PREFIX)
-    for part in (customers, sales, service, activities, marketing, security, events, insights):
+    parts = (customers, sales, service, activities, marketing, security, audit, events, insights)
+    for part in parts:
         router.include_router(part)
     router.include_router(integration)
     return router
@@ -122,12 +124,14 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     from patron.customers import pages as customer_pages
     from patron.insights import pages as insights_pages
+    from patron.security import audit_pages
     from patron.web import pages
 
     pages.install(app)
     app.include_router(pages.router)
     app.include_router(customer_pages.router)
     app.include_router(insights_pages.router)
+    app.include_router(audit_pages.router)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     docs_assets = Path(fastapi_offline.__file__).parent / "static"

@@ -50,7 +50,9 @@ def upgrade() -> None:
     op.create_table(
         "audit_entry",
         sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=False,
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=False,
             nullable=False,
         ),
         sa.Column("occurred_at", patron.db.types.UTCDateTime(timezone=True), nullable=False),
