@@ -15,6 +15,7 @@ from sqlalchemy import select, text, update
 
 from patron.db.engine import Database
 from patron.kit.clock import utcnow
+from patron.kit.pagination import encode_cursor
 from patron.security import audit, passwords
 from patron.security.audit_models import AuditEntry
 from patron.security.models import ApiKey
@@ -218,10 +219,13 @@ def test_record_is_what_a_later_erasure_calls(db: Database, admin: Caller) -> No
             action=audit.AuditAction.ERASE,
             entity="customer",
             entity_id=uuid.UUID(customer["id"]),
+            changes={"email": {"before": "gone@example.com", "after": None}},
             detail={"tables": ["customer", "activity"]},
         )
     [erased] = entries(admin, action="erase")
     assert (erased["entity_id"], erased["actor_type"]) == (customer["id"], "system")
+    assert erased["changes"] == {"email": {"before": "[masked]", "after": None}}
+    assert erased["detail"] == {"tables": ["customer", "activity"]}
     with db.unit_of_work(write=False) as session:
         assert audit.verify(session).intact
 
@@ -264,7 +268,9 @@ def test_filters_and_cursor_paging(admin: Caller, callers: Callers) -> None:
 
 
 def test_bad_filters_are_problems(admin: Caller) -> None:
-    for params in ({"action": "dance"}, {"cursor": "nonsense"}, {"actor": "x"}, {"limit": 0}):
+    huge = encode_cursor("audit", [10**30])
+    cases = [{"action": "dance"}, {"cursor": "nonsense"}, {"cursor": huge}, {"actor": "x"}]
+    for params in [*cases, {"limit": 0}, {"since": "yesterday"}]:
         response = admin.get("/api/v1/audit", params=params)
         assert response.status_code == 422, params
         assert response.headers["content-type"].startswith("application/problem+json")

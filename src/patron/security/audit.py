@@ -71,8 +71,9 @@ def record(
 
     ``principal`` is who acted (``None``: nobody authenticated, as in a failed login);
     ``address`` defaults to the principal's. ``changes`` maps a field to ``{"before", "after"}``
-    (already masked; ``record_change`` builds it from two snapshots). Anything the entry should
-    say beyond that goes in ``detail``. The GDPR erasure records itself with
+    (``record_change`` builds it from two snapshots); personal fields are masked here, whoever
+    calls. Anything the entry should say beyond that goes in ``detail`` (not masked: put no
+    personal data there). The GDPR erasure records itself with
     ``record(session, principal, action=AuditAction.ERASE, entity="customer", entity_id=...,
     detail={...})``.
     """
@@ -89,7 +90,7 @@ def record(
         action=AuditAction(action).value,
         entity=entity,
         entity_id=entity_id,
-        changes=plain(dict(changes or {})),
+        changes=plain(_masked(changes or {})),
         detail=plain(dict(detail or {})),
         ip_address=address[:64] if address else None,
         prev_hash=head.hash if head else GENESIS,
@@ -112,7 +113,7 @@ def changes_between(
     after: Mapping[str, Any] | None,
     fields: Iterable[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """``{field: {"before", "after"}}`` for the fields that differ (or ``fields``), masked."""
+    """``{field: {"before", "after"}}`` for the fields that differ (or just ``fields``)."""
     before, after = before or {}, after or {}
     names = set(fields) if fields is not None else set(before) | set(after)
     changes = {}
@@ -122,8 +123,15 @@ def changes_between(
         old, new = before.get(name), after.get(name)
         if fields is None and old == new:
             continue
-        changes[name] = {"before": mask(name, old), "after": mask(name, new)}
+        changes[name] = {"before": old, "after": new}
     return changes
+
+
+def _masked(changes: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        name: {"before": mask(name, change.get("before")), "after": mask(name, change.get("after"))}
+        for name, change in changes.items()
+    }
 
 
 def record_change(
@@ -374,6 +382,8 @@ def _cursor_id(cursor: str | None) -> int | None:
         return None
     try:
         value = int(decode_cursor(cursor, _CURSOR)[0])
+        if not 0 < value < 2**63:
+            raise ValueError(value)
     except (InvalidCursor, ValueError, TypeError, IndexError) as exc:
         raise ValidationFailed.field(
             "cursor", "The cursor is not valid.", "invalid_cursor"
