@@ -63,12 +63,13 @@ def export_command(
             database.check()
             with database.unit_of_work(write=False) as session:
                 principal = Principal.system()
+                total = exports.count_rows(session, principal, spec.name, filters) if output else 0
+                export = exports.open_export(session, principal, spec.name, filters)
+                with database.unit_of_work() as audit_session:
+                    exports.record_export(audit_session, principal, export, chosen, filters)
                 if output is None:
-                    export = exports.open_export(session, principal, spec.name, filters)
                     _to_stdout(chosen, export)
                 else:
-                    total = exports.count_rows(session, principal, spec.name, filters)
-                    export = exports.open_export(session, principal, spec.name, filters)
                     _to_file(chosen, export, output, total)
         finally:
             database.dispose()

@@ -7,6 +7,7 @@ import typer
 from patron.cli import (
     analyze,
     api_keys,
+    audit,
     backup,
     customers,
     db,
@@ -15,7 +16,7 @@ from patron.cli import (
     export,
     server,
     users,
-)  # fmt: skip
+)
 
 app = typer.Typer(
     name="patron",
@@ -34,6 +35,7 @@ app.add_typer(api_keys.app, name="api-keys")
 app.add_typer(customers.app, name="customers")
 app.add_typer(analyze.app, name="analyze")
 app.add_typer(backup.app, name="backup")
+app.add_typer(audit.app, name="audit")
 dedupe.register(app)
 
 

@@ -1,4 +1,4 @@
-"""The generic service: permission, scope, validation hooks, version check, diff and event.
+"""The generic service: permission, scope, validation hooks, version check, diff, event and audit.
 
 Services flush; they never commit. The request, command or job that called them commits.
 """
@@ -19,6 +19,7 @@ from patron.errors import NotFound, ValidationFailed, VersionConflict
 from patron.events import service as events
 from patron.kit.clock import utcnow
 from patron.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from patron.security import audit
 from patron.security.permissions import Action, Principal
 
 
@@ -57,6 +58,10 @@ class CrudService(Generic[M]):
 
     def before_delete(self, session: Session, principal: Principal, record: M) -> None:
         """Raise to refuse a delete (e.g. a product still on orders)."""
+
+    def audit_action(self, changed: list[str]) -> audit.AuditAction:
+        """What the audit trail calls an update with these changed fields."""
+        return audit.AuditAction.UPDATE
 
     def event_data(self, record: M) -> dict[str, Any]:
         return self.read_schema.model_validate(record).model_dump(mode="json")
@@ -108,6 +113,10 @@ class CrudService(Generic[M]):
             changed=[key for key, value in values.items() if value is not None],
             data=self.event_data(record),
         )
+        audit.record_change(
+            session, principal, action=audit.AuditAction.CREATE, entity=self.resource.event_name,
+            entity_id=record.id, before=None, after=audit.snapshot(record),  # type: ignore[attr-defined]
+        )  # fmt: skip
         return record
 
     def update(
@@ -133,6 +142,7 @@ class CrudService(Generic[M]):
         _refuse_nulls(self.resource.model, values)
         values = self.prepare_update(session, principal, record, values)
         changed = [key for key, value in values.items() if getattr(record, key) != value]
+        before = audit.snapshot(record)
         for key in changed:
             setattr(record, key, values[key])
         children = self.after_update_children(session, principal, record, data)
@@ -151,6 +161,11 @@ class CrudService(Generic[M]):
                 changed=changed,
                 data=self.event_data(record),
             )
+            audit.record_change(
+                session, principal, action=self.audit_action(changed),
+                entity=self.resource.event_name, entity_id=record.id,  # type: ignore[attr-defined]
+                before=before, after=audit.snapshot(record), fields=changed,
+            )  # fmt: skip
         return record
 
     def after_update_children(
@@ -177,6 +192,7 @@ class CrudService(Generic[M]):
             )
         self.before_delete(session, principal, record)
         data = {"id": str(record.id)}  # type: ignore[attr-defined]
+        before = audit.snapshot(record)
         session.delete(record)
         session.flush()
         events.record(
@@ -187,3 +203,7 @@ class CrudService(Generic[M]):
             entity_id=uuid.UUID(data["id"]),
             data=data,
         )
+        audit.record_change(
+            session, principal, action=audit.AuditAction.DELETE, entity=self.resource.event_name,
+            entity_id=uuid.UUID(data["id"]), before=before, after=None,
+        )  # fmt: skip

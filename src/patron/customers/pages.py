@@ -25,6 +25,7 @@ from patron.insights import service as insights
 from patron.insights.models import AnalysisRun, CustomerInsight
 from patron.insights.service import runs
 from patron.marketing.service import segments
+from patron.security import audit
 from patron.security import service as security
 from patron.security.deps import DbSession
 from patron.security.permissions import Action, Principal
@@ -221,6 +222,7 @@ def _detail_context(
         "insight": insight,
         "insight_run": _insight_run(session, principal, insight),
         "recommendations": _recommendations(session, principal, customer_id),
+        "history": _history(session, principal, customer_id),
         "company": company,
         "owner": owner,
         "team": team,
@@ -266,6 +268,16 @@ def _recommendations(
     if not (principal.can("orders", Action.READ) and principal.can("products", Action.READ)):
         return None
     return recommend.for_customer(session, principal, customer_id, limit=5)
+
+
+def _history(
+    session: Session, principal: Principal, customer_id: uuid.UUID
+) -> dict[str, Any] | None:
+    """The customer's own audit entries, newest first; None for a role that may not read them."""
+    if not audit.can_read(principal):
+        return None
+    page = audit.history(session, principal, entity="customer", entity_id=customer_id)
+    return {"page": page, "actors": audit.actor_names(session, page.items)}
 
 
 def _form_values(customer: Customer) -> dict[str, str]:

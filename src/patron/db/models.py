@@ -9,6 +9,7 @@ from patron.integration.duplicates_models import CustomerMerge, DuplicatePair
 from patron.marketing.models import Campaign, CampaignMember, Segment, SegmentMember
 from patron.privacy.models import Erasure
 from patron.sales.models import Deal, Order, OrderLine, PipelineStage, Product, SalesTarget
+from patron.security.audit_models import AuditEntry, AuditHead
 from patron.security.models import ApiKey, Team, User, UserSession
 from patron.service.models import Ticket
 from patron.web.idempotency_models import IdempotentRequest
@@ -19,6 +20,8 @@ __all__ = [
     "AnalysisRun",
     "ApiKey",
     "AssociationRule",
+    "AuditEntry",
+    "AuditHead",
     "Base",
     "Campaign",
     "CampaignMember",

@@ -22,7 +22,12 @@ _FEED_LOCK_KEY = 0x5041_5452  # "PATR"
 _LOCK_TAKEN = "patron_feed_lock"
 
 
-def _take_feed_lock(session: Session) -> None:
+def take_feed_lock(session: Session) -> None:
+    """Serialise this transaction's log writes with every other writer's, until it ends.
+
+    The event log and the audit trail both hand out positions under this one lock, so both
+    follow commit order.
+    """
     transaction = session.get_transaction()
     if transaction is not None and session.info.get(_LOCK_TAKEN) is transaction:
         return  # this transaction holds the lock already
@@ -41,7 +46,7 @@ def record(
     changed: Iterable[str] = (),
     data: dict[str, Any] | None = None,
 ) -> Event:
-    _take_feed_lock(session)
+    take_feed_lock(session)
     event = Event(
         type=type,
         entity=entity,

@@ -47,6 +47,8 @@ def _body(
     session: Session = request.app.state.db.session(write=False)
     try:
         export = exports.open_export(session, principal, entity, filters)
+        with request.app.state.db.unit_of_work() as audit_session:
+            exports.record_export(audit_session, principal, export, format, filters)
     except BaseException:
         session.close()
         raise

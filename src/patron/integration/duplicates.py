@@ -34,6 +34,7 @@ from patron.events import service as events
 from patron.integration import duplicates_repository as repository
 from patron.integration.duplicates_models import CustomerMerge, DuplicatePair
 from patron.kit.clock import utcnow
+from patron.security import audit
 from patron.security.permissions import Action, Principal
 from patron.worker import queue
 
@@ -244,6 +245,8 @@ def merge(
     session.flush()
     data = {"merge_id": str(record.id), "survivor_id": str(survivor_id),
             "merged_id": str(merged_id), "moved": counts}  # fmt: skip
+    audit.record(session, principal, action=audit.AuditAction.MERGE, entity="customer",
+                 entity_id=survivor_id, detail=data)  # fmt: skip
     events.record(session, principal, type="customer.merged", entity="customer",
                   entity_id=survivor_id, changed=sorted(before), data=data)  # fmt: skip
     events.record(session, principal, type="customer.merged_into", entity="customer",
@@ -290,6 +293,8 @@ def undo(session: Session, principal: Principal, merge_id: uuid.UUID) -> Custome
     session.flush()
     data = {"merge_id": str(record.id), "survivor_id": str(record.survivor_id),
             "merged_id": str(record.merged_id)}  # fmt: skip
+    audit.record(session, principal, action=audit.AuditAction.MERGE_UNDO, entity="customer",
+                 entity_id=record.survivor_id, detail=data)  # fmt: skip
     events.record(session, principal, type="customer.merge_undone", entity="customer",
                   entity_id=record.survivor_id, changed=sorted(restored), data=data)  # fmt: skip
     events.record(session, principal, type="customer.merge_undone", entity="customer",

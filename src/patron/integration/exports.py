@@ -32,7 +32,9 @@ from sqlalchemy.orm import Session
 from patron.crud import repository
 from patron.crud.service import CrudService
 from patron.errors import NotFound, ValidationFailed
+from patron.security import audit
 from patron.security.permissions import Action, Principal
+from patron.security.personal import mask
 
 BATCH_SIZE = 5_000
 CHUNK_BYTES = 64 * 1024
@@ -215,6 +217,24 @@ def open_export(
         entity=spec.name,
         columns=spec.columns,
         rows=_rows(session, principal, spec, parsed, sort, batch_size),
+    )
+
+
+def record_export(
+    session: Session, principal: Principal, export: Export, format: str, filters: Mapping[str, Any]
+) -> None:
+    """Put the export on the audit trail: who took which records, in what format, filtered how."""
+    spec = exportable(export.entity)
+    audit.record(
+        session,
+        principal,
+        action=audit.AuditAction.EXPORT,
+        entity=spec.service.resource.event_name,
+        detail={
+            "export": export.entity,
+            "format": format,
+            "filters": {name: mask(name, value) for name, value in filters.items()},
+        },
     )
 
 

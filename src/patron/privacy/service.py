@@ -26,6 +26,7 @@ from patron.events import service as events
 from patron.kit.clock import utcnow
 from patron.privacy import repository
 from patron.privacy.models import Erasure
+from patron.security import audit
 from patron.security.permissions import Action, Principal
 
 ENTITY = "personal_data"
@@ -77,6 +78,9 @@ POLICIES: dict[str, Policy] = {
 }
 REFERENCE_POLICIES: dict[str, Policy] = {
     "event": Policy("overwrite", {"data": {"erased": True}}, why="payloads copy the record"),
+    "audit_entry": Policy(
+        "keep", why="append-only and hash-chained; personal fields are masked when written"
+    ),
 }
 
 
@@ -200,6 +204,10 @@ def erase(
     )
     session.add(erasure)
     session.flush()
+    audit.record(
+        session, principal, action=audit.AuditAction.ERASE, entity="customer",
+        entity_id=customer_id, detail={"erasure_id": str(erasure.id), "rows": erasure.summary},
+    )  # fmt: skip
     events.record(
         session,
         principal,
@@ -271,6 +279,10 @@ def set_consent(
     customer.consent_source = source
     customer.consent_at = utcnow()
     session.flush()
+    audit.record(
+        session, principal, action=audit.AuditAction.CONSENT, entity="customer",
+        entity_id=customer_id, detail={"marketing_consent": state, "source": source},
+    )  # fmt: skip
     events.record(
         session,
         principal,

@@ -56,12 +56,13 @@ def authenticate(request: Request, session: Session) -> service.Authenticated:
     if cached is not None:
         return cached
     settings = request.app.state.settings
+    address = client_address(request)
     header = request.headers.get("authorization")
     if header:
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() != "bearer" or not credentials.strip():
             raise NotAuthenticated("Send the API key as 'Authorization: Bearer <key>'.")
-        authenticated = service.authenticate_api_key(session, credentials.strip())
+        authenticated = service.authenticate_api_key(session, credentials.strip(), address=address)
     else:
         token = request.cookies.get(SESSION_COOKIE)
         if not token:
@@ -71,17 +72,24 @@ def authenticate(request: Request, session: Session) -> service.Authenticated:
             token,
             idle=timedelta(minutes=settings.session_idle_minutes),
             absolute=timedelta(hours=settings.session_absolute_hours),
+            address=address,
         )
     if authenticated.touch_needed:
+        line = f"{request.method} {request.url.path}"
         if request.method in SAFE_METHODS:
             # A read request's transaction is rolled back; record the use in a short one.
             db: Database = request.app.state.db
             with db.unit_of_work() as own:
-                service.touch(own, authenticated)
+                service.touch(own, authenticated, request=line)
         else:
-            service.touch(session, authenticated)
+            service.touch(session, authenticated, request=line)
     request.state.authenticated = authenticated
     return authenticated
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's IP address (behind a proxy, the one the server was told to trust)."""
+    return request.client.host if request.client else None
 
 
 def check_csrf(

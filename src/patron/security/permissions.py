@@ -47,6 +47,7 @@ ENTITIES = (
     "events",
     "analysis_runs",
     "personal_data",
+    "audit",
 )
 
 R, C, U, D = Action.READ, Action.CREATE, Action.UPDATE, Action.DELETE
@@ -77,7 +78,8 @@ def _table(
 
 
 PERMISSIONS: dict[Role, dict[str, frozenset[Action]]] = {
-    Role.ADMIN: dict.fromkeys(ENTITIES, ALL),
+    # The audit trail is append-only: even admins only read it.
+    Role.ADMIN: {**dict.fromkeys(ENTITIES, ALL), "audit": RO},
     Role.MANAGER: _table(
         customers=ALL,
         products=RCU,
@@ -145,6 +147,7 @@ class Principal:
     team_id: uuid.UUID | None = None
     email: str | None = None
     api_key_id: uuid.UUID | None = None
+    address: str | None = None  # the client's IP address, for the audit trail
 
     @classmethod
     def system(cls) -> Principal:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -15,7 +15,7 @@ from patron.crud.service import CrudService
 from patron.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
 from patron.events import service as events
 from patron.kit.clock import as_utc, utcnow
-from patron.security import passwords, repository, throttle, tokens
+from patron.security import audit, passwords, repository, throttle, tokens
 from patron.security.models import ApiKey, Team, User, UserSession
 from patron.security.permissions import Action, Principal, Role
 from patron.security.schemas import (
@@ -29,13 +29,16 @@ from patron.security.schemas import (
 TOUCH_EVERY = timedelta(seconds=60)
 
 
-def principal_for(user: User, api_key: ApiKey | None = None) -> Principal:
+def principal_for(
+    user: User, api_key: ApiKey | None = None, *, address: str | None = None
+) -> Principal:
     return Principal(
         user_id=user.id,
         role=Role(user.role),
         team_id=user.team_id,
         email=user.email,
         api_key_id=api_key.id if api_key else None,
+        address=address,
     )
 
 
@@ -48,7 +51,9 @@ class Authenticated:
     touch_needed: bool = False
 
 
-def authenticate_api_key(session: Session, key: str) -> Authenticated:
+def authenticate_api_key(
+    session: Session, key: str, *, address: str | None = None
+) -> Authenticated:
     found = repository.api_key_by_hash(session, tokens.digest(key))
     now = utcnow()
     if found is None:
@@ -61,11 +66,16 @@ def authenticate_api_key(session: Session, key: str) -> Authenticated:
     if not user.is_active:
         raise NotAuthenticated("The API key's user is disabled.", code="invalid_api_key")
     stale = api_key.last_used_at is None or now - as_utc(api_key.last_used_at) > TOUCH_EVERY
-    return Authenticated(principal_for(user, api_key), touch_needed=stale)
+    return Authenticated(principal_for(user, api_key, address=address), touch_needed=stale)
 
 
 def authenticate_session(
-    session: Session, token: str, *, idle: timedelta, absolute: timedelta
+    session: Session,
+    token: str,
+    *,
+    idle: timedelta,
+    absolute: timedelta,
+    address: str | None = None,
 ) -> Authenticated:
     found = repository.session_by_hash(session, tokens.digest(token))
     if found is None:
@@ -83,19 +93,21 @@ def authenticate_session(
         )
     stale = now - as_utc(user_session.last_seen_at) > TOUCH_EVERY
     return Authenticated(
-        principal_for(user),
+        principal_for(user, address=address),
         session_id=user_session.id,
         csrf_token=user_session.csrf_token,
         touch_needed=stale,
     )
 
 
-def touch(session: Session, authenticated: Authenticated) -> None:
+def touch(session: Session, authenticated: Authenticated, *, request: str | None = None) -> None:
+    """Bump the session's or key's last use; a key's use goes to the audit trail (hourly)."""
     now = utcnow()
     if authenticated.session_id is not None:
         repository.touch_session(session, authenticated.session_id, now)
     elif authenticated.principal.api_key_id is not None:
         repository.touch_api_key(session, authenticated.principal.api_key_id, now)
+        audit.record_api_key_use(session, authenticated.principal, request=request)
 
 
 @dataclass(frozen=True)
@@ -123,11 +135,11 @@ def login(
     user = repository.user_by_email(session, email.strip())
     if user is None:
         passwords.burn_verify_time()
-        throttle.failed(session, email, ip_address)
-        raise NotAuthenticated("Wrong email or password.", code="invalid_credentials")
-    if not passwords.verify_password(user.password_hash, password) or not user.is_active:
-        throttle.failed(session, email, ip_address)
-        raise NotAuthenticated("Wrong email or password.", code="invalid_credentials")
+        _login_failed(session, email, ip_address, None, "unknown_account")
+    elif not passwords.verify_password(user.password_hash, password):
+        _login_failed(session, email, ip_address, user, "wrong_password")
+    elif not user.is_active:
+        _login_failed(session, email, ip_address, user, "user_disabled")
     throttle.succeeded(session, email)
     if user.password_hash and passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
@@ -148,7 +160,23 @@ def login(
         )
     )
     session.flush()
+    audit.record(
+        session, principal_for(user, address=ip_address), action=audit.AuditAction.LOGIN,
+        entity="user", entity_id=user.id,
+    )  # fmt: skip
     return NewSession(token=token, csrf_token=csrf, user=user)
+
+
+def _login_failed(
+    session: Session, email: str, address: str | None, user: User | None, reason: str
+) -> NoReturn:
+    """Count the failure, record it (the account if known, never the typed email) and refuse."""
+    throttle.failed(session, email, address)
+    audit.record(
+        session, None, action=audit.AuditAction.LOGIN_FAILED, entity="user",
+        entity_id=user.id if user else None, detail={"reason": reason}, address=address,
+    )  # fmt: skip
+    raise NotAuthenticated("Wrong email or password.", code="invalid_credentials")
 
 
 def logout(session: Session, token: str) -> None:
@@ -263,6 +291,11 @@ class UserService(CrudService[User]):
             repository.delete_user_sessions(session, record.id)
         return values
 
+    def audit_action(self, changed: list[str]) -> audit.AuditAction:
+        if "role" in changed:
+            return audit.AuditAction.ROLE_CHANGE
+        return audit.AuditAction.UPDATE
+
     def event_data(self, record: User) -> dict[str, Any]:
         data = super().event_data(record)
         return {key: data[key] for key in ("id", "email", "role", "team_id", "is_active")}
@@ -334,12 +367,17 @@ class ApiKeyService(CrudService[ApiKey]):
             changed=["name", "user_id", "expires_at"],
             data=self.event_data(api_key),
         )
+        audit.record_change(
+            session, principal, action=audit.AuditAction.CREATE, entity="api_key",
+            entity_id=api_key.id, before=None, after=audit.snapshot(api_key),
+        )  # fmt: skip
         return api_key, secret
 
     def revoke(self, session: Session, principal: Principal, key_id: uuid.UUID) -> ApiKey:
         principal.require("api_keys", Action.DELETE)
         api_key = self.get(session, principal, key_id)
         if api_key.revoked_at is None:
+            before = audit.snapshot(api_key)
             api_key.revoked_at = utcnow()
             session.flush()
             events.record(
@@ -351,6 +389,11 @@ class ApiKeyService(CrudService[ApiKey]):
                 changed=["revoked_at"],
                 data=self.event_data(api_key),
             )
+            audit.record_change(
+                session, principal, action=audit.AuditAction.UPDATE, entity="api_key",
+                entity_id=api_key.id, before=before, after=audit.snapshot(api_key),
+                fields=["revoked_at"],
+            )  # fmt: skip
         return api_key
 
 

@@ -75,6 +75,7 @@ def api_router() -> APIRouter:
     from patron.privacy.api import router as privacy
     from patron.sales.api import router as sales
     from patron.security.api import router as security
+    from patron.security.audit_api import router as audit
     from patron.service.api import router as service
 
     router = APIRouter(prefix=API_PREFIX)
@@ -86,6 +87,7 @@ def api_router() -> APIRouter:
         activities,
         marketing,
         security,
+        audit,
         events,
         insights,
     ):
@@ -136,6 +138,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     from patron.customers import pages as customer_pages
     from patron.insights import pages as insights_pages
     from patron.integration import pages as integration_pages
+    from patron.security import audit_pages
     from patron.web import pages
 
     pages.install(app)
@@ -143,6 +146,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(customer_pages.router)
     app.include_router(insights_pages.router)
     app.include_router(integration_pages.router)
+    app.include_router(audit_pages.router)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     docs_assets = Path(fastapi_offline.__file__).parent / "static"

@@ -15,7 +15,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from patron.errors import NotAuthenticated, PatronError
 from patron.security import service as security
-from patron.security.deps import SESSION_COOKIE, DbSession, authenticate, check_csrf
+from patron.security.deps import (
+    SESSION_COOKIE,
+    DbSession,
+    authenticate,
+    check_csrf,
+    client_address,
+)
 from patron.security.permissions import Principal
 from patron.security.throttle import TooManyAttempts
 from patron.security.tokens import same
@@ -111,7 +117,7 @@ def login(
         new = security.login(
             session, email=email, password=password,
             absolute=timedelta(hours=settings.session_absolute_hours),
-            ip_address=request.client.host if request.client else None,
+            ip_address=client_address(request),
             user_agent=request.headers.get("user-agent"),
         )  # fmt: skip
     except NotAuthenticated as exc:
