@@ -204,6 +204,8 @@ def test_pipeline_forecast_by_expected_close_month() -> None:
 
 
 def test_pipeline_forecast_checks_probabilities() -> None:
-    deals = pd.DataFrame({"amount": [1.0], "probability": [40], "expected_close_on": ["2024-01-01"]})
+    deals = pd.DataFrame(
+        {"amount": [1.0], "probability": [40], "expected_close_on": ["2024-01-01"]}
+    )
     with pytest.raises(ValueError, match="fractions"):
         pipeline_forecast(deals)

@@ -103,7 +103,7 @@ def _series(y: ArrayLike | pd.Series, name: str = "y") -> FloatArray:
 
 
 def mape(actual: ArrayLike, forecast: ArrayLike) -> float:
-    """Mean absolute percentage error, in percent: 100 · mean(|y − ŷ| / |y|).
+    """Mean absolute percentage error, in percent: 100 · mean(|y - ŷ| / |y|).
 
     Periods whose actual value is 0 have no percentage error and are left out; NaN when every
     actual is 0.
@@ -119,7 +119,7 @@ def mape(actual: ArrayLike, forecast: ArrayLike) -> float:
 
 def naive_scale(train: ArrayLike, season_length: int = 1) -> float:
     """In-sample mean absolute error of the (seasonal) naive forecast on ``train``:
-    mean over t = m+1..n of |y_t − y_{t−m}| — the denominator of MASE."""
+    mean over t = m+1..n of |y_t - y_{t-m}| — the denominator of MASE."""
     y = _series(train, "train")
     if y.size <= season_length:
         raise ValueError(f"MASE needs more than season_length={season_length} training values")
@@ -127,7 +127,7 @@ def naive_scale(train: ArrayLike, season_length: int = 1) -> float:
 
 
 def mase(actual: ArrayLike, forecast: ArrayLike, train: ArrayLike, season_length: int = 1) -> float:
-    """Mean absolute scaled error (Hyndman & Koehler 2006): mean |y − ŷ| over the in-sample
+    """Mean absolute scaled error (Hyndman & Koehler 2006): mean |y - ŷ| over the in-sample
     mean absolute error of the seasonal-naive forecast on ``train`` (:func:`naive_scale`).
 
     Below 1, the forecast beats the seasonal-naive one's in-sample accuracy; infinite when the
@@ -144,7 +144,7 @@ def mase(actual: ArrayLike, forecast: ArrayLike, train: ArrayLike, season_length
 
 
 def seasonal_naive(train: ArrayLike, horizon: int, season_length: int = 12) -> FloatArray:
-    """ŷ_{n+h} = y_{n+h−m(⌊(h−1)/m⌋+1)}: the value of the same month in the last season seen."""
+    """ŷ_{n+h} = y_{n+h-m(⌊(h-1)/m⌋+1)}: the value of the same month in the last season seen."""
     y = _series(train, "train")
     if y.size < season_length:
         raise ValueError(f"the seasonal-naive forecast needs {season_length} values")
@@ -161,16 +161,16 @@ def _variants(n: int, season_length: int, seasonal: str, trend: str) -> list[tup
     allowed = []
     for variant in _VARIANTS:
         has_trend, damped, has_season = variant[0] is not None, variant[1], variant[2]
-        if seasonal == "none" and has_season or seasonal == "add" and not has_season:
+        if (seasonal == "none" and has_season) or (seasonal == "add" and not has_season):
             continue
-        if trend == "none" and has_trend or trend in ("add", "damped") and not has_trend:
+        if (trend == "none" and has_trend) or (trend in ("add", "damped") and not has_trend):
             continue
         if trend == "damped" and not damped:
             continue
         # Parameters and initial states must leave some degrees of freedom.
         states = 1 + has_trend + (season_length - 1 if has_season else 0)
         params = 1 + has_trend + damped + has_season + states
-        if has_season and n < 2 * season_length + 2 or n < params + 3:
+        if (has_season and n < 2 * season_length + 2) or n < params + 3:
             continue
         allowed.append(variant)
     return allowed
@@ -194,7 +194,8 @@ def _fit_ets(y: FloatArray, variant: tuple[Any, ...], season_length: int) -> Any
 
 def _label(variant: tuple[Any, ...]) -> str:
     trend, damped, has_season = variant
-    return f"ETS(A,{'N' if trend is None else 'Ad' if damped else 'A'},{'A' if has_season else 'N'})"
+    trend_code = "N" if trend is None else "Ad" if damped else "A"
+    return f"ETS(A,{trend_code},{'A' if has_season else 'N'})"
 
 
 class RevenueForecaster(BaseEstimator):  # type: ignore[misc]
@@ -413,7 +414,7 @@ def pipeline_forecast(
 
     ``probability`` is a fraction between 0 and 1 (a stage's win probability). One row per
     month, in order: ``month`` (``YYYY-MM``; None for deals without an expected close date,
-    last), ``deals`` (count), ``amount`` (unweighted sum) and ``expected`` (sum of amount ×
+    last), ``deals`` (count), ``amount`` (unweighted sum) and ``expected`` (sum of amount *
     probability).
     """
     missing = [c for c in (amount_col, probability_col, close_col) if c not in deals.columns]
