@@ -43,8 +43,10 @@ def order(
 
 
 def deal(admin: Caller, customer: str, stage: str, amount: int, close: str | None) -> None:
-    body: dict[str, Any] = {"customer_id": customer, "title": f"Deal {amount}",
-                            "amount_minor": amount, "currency": "USD", "stage_id": stage}  # fmt: skip
+    body: dict[str, Any] = {
+        "customer_id": customer, "title": f"Deal {amount}", "amount_minor": amount,
+        "currency": "USD", "stage_id": stage,
+    }  # fmt: skip
     if close:
         body["expected_close_on"] = close
     response = admin.post("/api/v1/deals", json=body)
@@ -102,7 +104,7 @@ def test_forecast_run_stores_forecast_intervals_backtest_and_pipeline(
     assert first["actual"] == expected["2025-02"]
     assert first["naive"] == expected["2024-02"]  # the same month a year before
     naive_errors = [abs(r["actual"] - r["naive"]) for r in backtest["forecasts"]]
-    assert metrics["naive_mase"] is not None and metrics["naive_mase"] > 0
+    assert metrics["naive_mase"] > 0
     assert backtest["seasonal_naive"]["mase"] == metrics["naive_mase"]
     assert metrics["naive_mape"] == pytest.approx(
         100 * sum(e / r["actual"] for e, r in zip(naive_errors, backtest["forecasts"],
