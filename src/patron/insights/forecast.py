@@ -249,3 +249,71 @@ def latest_forecast(session: Session, principal: Principal) -> AnalysisRun | Non
 
     principal.require("analysis_runs", Action.READ)
     return runs.latest_succeeded(session, "forecast")
+
+
+# ----- the page's figures ----------------------------------------------------------------------
+ACTUAL, FORECAST, NAIVE = "#1d2939", "#2f5bea", "#b54708"
+BAND_95, BAND_80 = "rgba(47, 91, 234, 0.12)", "rgba(47, 91, 234, 0.28)"
+
+
+def _band(
+    months: list[str], low: list[float], high: list[float], name: str, colour: str
+) -> list[dict[str, Any]]:
+    """An interval as two traces: the upper edge, then the lower one filled up to it."""
+    edge = {"type": "scatter", "mode": "lines", "x": months, "line": {"width": 0},
+            "legendgroup": name, "hoverinfo": "skip"}  # fmt: skip
+    return [
+        {**edge, "y": high, "name": name, "showlegend": False},
+        {**edge, "y": low, "name": name, "fill": "tonexty", "fillcolor": colour},
+    ]
+
+
+def forecast_charts(run: AnalysisRun) -> dict[str, Any]:
+    """Two plotly figures (plain dicts): actuals, forecast and its 80 % and 95 % bands; and the
+    back-test's one-month-ahead forecasts of the model and of the seasonal naive against the
+    actuals."""
+    from patron.insights.charts import GRID, LAYOUT
+
+    results = run.results
+    history, ahead = results.get("history", []), results.get("forecast", [])
+    months = [row["month"] for row in ahead]
+    # The forecast line starts at the last actual month, so the two lines join.
+    joined = [history[-1]["month"], *months] if history else months
+    start = [history[-1]["revenue"]] if history else []
+    money = "%{y:,.2f}"
+    layout = {**LAYOUT, "hovermode": "x unified",
+              "yaxis": {"rangemode": "tozero", "gridcolor": GRID, "tickformat": ",.0f"},
+              "xaxis": {"type": "category"}}  # fmt: skip
+    main = {
+        "data": [
+            *_band(months, [r["lo_95"] for r in ahead], [r["hi_95"] for r in ahead],
+                   "95 % interval", BAND_95),
+            *_band(months, [r["lo_80"] for r in ahead], [r["hi_80"] for r in ahead],
+                   "80 % interval", BAND_80),
+            {"type": "scatter", "mode": "lines+markers", "name": "Actual",
+             "x": [row["month"] for row in history], "y": [row["revenue"] for row in history],
+             "line": {"color": ACTUAL}, "hovertemplate": money},
+            {"type": "scatter", "mode": "lines+markers", "name": "Forecast", "x": joined,
+             "y": start + [row["forecast"] for row in ahead],
+             "line": {"color": FORECAST, "dash": "dash"}, "hovertemplate": money},
+        ],
+        "layout": layout,
+    }  # fmt: skip
+    one_step = [row for row in results.get("backtest", {}).get("forecasts", [])
+                if row["step"] == 1]  # fmt: skip
+    tested = [row["month"] for row in one_step]
+    backtest = {
+        "data": [
+            {"type": "scatter", "mode": "lines+markers", "name": "Actual", "x": tested,
+             "y": [row["actual"] for row in one_step], "line": {"color": ACTUAL},
+             "hovertemplate": money},
+            {"type": "scatter", "mode": "lines+markers", "name": "Model, 1 month ahead",
+             "x": tested, "y": [row["forecast"] for row in one_step],
+             "line": {"color": FORECAST, "dash": "dash"}, "hovertemplate": money},
+            {"type": "scatter", "mode": "lines+markers", "name": "Seasonal naive", "x": tested,
+             "y": [row["naive"] for row in one_step], "line": {"color": NAIVE, "dash": "dot"},
+             "hovertemplate": money},
+        ],
+        "layout": layout,
+    }  # fmt: skip
+    return {"forecast": main, "backtest": backtest}
