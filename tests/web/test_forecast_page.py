@@ -76,6 +76,8 @@ def test_forecast_page_draws_actuals_forecast_bands_backtest_and_pipeline(
     assert upper95["y"] == [row["hi_95"] for row in ahead]
     assert traces["95 % interval"]["y"] == [row["lo_95"] for row in ahead]
     assert traces["80 % interval"]["fill"] == "tonexty"
+    months = list(expected) + [row["month"] for row in ahead]
+    assert figure["layout"]["xaxis"]["categoryarray"] == months  # in time order
     # Beside it, the back-test error and its one-month-ahead forecasts.
     metrics = stored["metrics"]
     assert table(page.text, "backtest-table") == [

@@ -281,9 +281,14 @@ def forecast_charts(run: AnalysisRun) -> dict[str, Any]:
     joined = [history[-1]["month"], *months] if history else months
     start = [history[-1]["revenue"]] if history else []
     money = "%{y:,.2f}"
-    layout = {**LAYOUT, "hovermode": "x unified",
-              "yaxis": {"rangemode": "tozero", "gridcolor": GRID, "tickformat": ",.0f"},
-              "xaxis": {"type": "category"}}  # fmt: skip
+
+    def layout(categories: list[str]) -> dict[str, Any]:
+        """Months as categories in time order (the bands come first among the traces)."""
+        return {**LAYOUT, "hovermode": "x unified",
+                "yaxis": {"rangemode": "tozero", "gridcolor": GRID, "tickformat": ",.0f"},
+                "xaxis": {"type": "category", "categoryorder": "array", "automargin": True,
+                          "categoryarray": categories}}  # fmt: skip
+
     main = {
         "data": [
             *_band(months, [r["lo_95"] for r in ahead], [r["hi_95"] for r in ahead],
@@ -297,7 +302,7 @@ def forecast_charts(run: AnalysisRun) -> dict[str, Any]:
              "y": start + [row["forecast"] for row in ahead],
              "line": {"color": FORECAST, "dash": "dash"}, "hovertemplate": money},
         ],
-        "layout": layout,
+        "layout": layout([row["month"] for row in history] + months),
     }  # fmt: skip
     one_step = [row for row in results.get("backtest", {}).get("forecasts", [])
                 if row["step"] == 1]  # fmt: skip
@@ -314,6 +319,6 @@ def forecast_charts(run: AnalysisRun) -> dict[str, Any]:
              "y": [row["naive"] for row in one_step], "line": {"color": NAIVE, "dash": "dot"},
              "hovertemplate": money},
         ],
-        "layout": layout,
+        "layout": layout(tested),
     }  # fmt: skip
     return {"forecast": main, "backtest": backtest}
