@@ -200,11 +200,19 @@ def test_forecast_on_the_database_includes_its_pipeline(tmp_path: Path) -> None:
     migrate.upgrade(database.engine)
     generate(database.engine, customers=150, seed=3)
     with database.engine.connect() as connection:
+        currency = connection.execute(
+            text(
+                "SELECT currency FROM \"order\" WHERE status NOT IN ('cancelled', 'refunded') "
+                "GROUP BY currency ORDER BY COUNT(*) DESC LIMIT 1"
+            )
+        ).scalar_one()
         open_deals = connection.execute(
             text(
                 "SELECT COUNT(*) FROM deal JOIN pipeline_stage s ON s.id = deal.stage_id "
-                "WHERE deal.closed_at IS NULL AND NOT s.is_won AND NOT s.is_lost"
-            )
+                "WHERE deal.closed_at IS NULL AND NOT s.is_won AND NOT s.is_lost "
+                "AND deal.currency = :currency"
+            ),
+            {"currency": currency},
         ).scalar_one()
     database.dispose()
     output = tmp_path / "db.csv"
@@ -213,5 +221,6 @@ def test_forecast_on_the_database_includes_its_pipeline(tmp_path: Path) -> None:
     assert code == 0, stderr
     report = report_of(stdout)
     assert report["last_month"] == "2025-10"
+    assert report["currency"] == currency
     assert report["n_months"] >= 14
     assert sum(row["deals"] for row in report["pipeline"]) == open_deals > 0

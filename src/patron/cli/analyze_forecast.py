@@ -73,13 +73,35 @@ def _transactions(
         raise InputError("--no-header needs --columns to name the columns")
     step("Reading transactions")
     if transactions is None:
-        raw = shared._load_from_database(*columns)
+        raw = _one_currency(shared._load_from_database(*columns))
     else:
         raw = shared._read_transactions(transactions, sep=sep, header=header, names=column_names)
     frame, rejected = shared._clean(raw, *columns, date_format)
+    frame.attrs.update(raw.attrs)
     if frame.empty:
         raise InputError(f"no usable transactions ({rejected} rows rejected)", common.EXIT_DATA)
     return frame, rejected
+
+
+def _one_currency(raw: pd.DataFrame) -> pd.DataFrame:
+    """The database's orders in its most used currency: amounts in different currencies do not
+    add up. The currency stays in ``raw.attrs`` for the report."""
+    if "currency" not in raw.columns or raw.empty:
+        return raw
+    currency = str(raw["currency"].value_counts().idxmax())
+    kept = raw[raw["currency"] == currency]
+    if len(kept) < len(raw):
+        common.stderr.print(
+            f"[yellow]Note:[/] using the {len(kept)} orders in {currency}; "
+            f"{len(raw) - len(kept)} in other currencies are left out",
+            highlight=False,
+        )
+    kept.attrs["currency"] = currency
+    return kept
+
+
+def _currency(frame: pd.DataFrame) -> dict[str, str]:
+    return {"currency": frame.attrs["currency"]} if "currency" in frame.attrs else {}
 
 
 def _finish(report: dict[str, Any], rejected: int) -> None:
@@ -178,7 +200,7 @@ def _forecast(
         backtest = models.rolling_origin_backtest(
             series, forecaster=forecaster, horizon=backtest_horizon
         )
-        pipeline = _pipeline(step, deals, transactions is None)
+        pipeline = _pipeline(step, deals, transactions is None, frame.attrs.get("currency"))
 
         step("Writing results")
         history = pd.DataFrame({"month": series.index.astype(str), "actual": series.to_numpy()})
@@ -206,6 +228,7 @@ def _forecast(
                 k: shared._finite_or_none(v) for k, v in metrics["seasonal_naive"].items()
             },
         },
+        **_currency(frame),
         "rows_rejected": rejected,
         "output": str(output),
     }
@@ -214,8 +237,11 @@ def _forecast(
     _finish(report, rejected)
 
 
-def _pipeline(step: Any, deals: Path | None, from_database: bool) -> list[dict[str, Any]] | None:
-    """The pipeline forecast of a deals file, or of the database's open deals in database mode."""
+def _pipeline(
+    step: Any, deals: Path | None, from_database: bool, currency: str | None
+) -> list[dict[str, Any]] | None:
+    """The pipeline forecast of a deals file, or of the database's open deals in database mode
+    (those in the revenue's currency)."""
     from patron.analytics.forecast import pipeline_forecast
 
     if deals is None and not from_database:
@@ -227,6 +253,8 @@ def _pipeline(step: Any, deals: Path | None, from_database: bool) -> list[dict[s
         from patron.insights.forecast import load_open_deals_from_database
 
         frame = load_open_deals_from_database(settings=common.settings())
+        if currency is not None:
+            frame = frame[frame["currency"] == currency]
     try:
         table = pipeline_forecast(frame)
     except ValueError as exc:
@@ -345,6 +373,7 @@ def _churn(
         "n_at_risk": int(table["at_risk"].sum()),
         "mean_churn_risk": float(risk.mean()),
         "backtest": backtest,
+        **_currency(frame),
         "rows_rejected": rejected,
         "output": str(output),
     }
@@ -444,6 +473,7 @@ def _spend(
         "period_days": int((obs_end - cal_end).days),
         "n_customers": len(table),
         "predicted_total": float(table["predicted_spend"].sum()),
+        **_currency(frame),
         "rows_rejected": rejected,
         "output": str(output),
     }
