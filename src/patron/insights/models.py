@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from patron.db.base import Base, IdMixin, RecordMixin
 from patron.db.types import JSONType, UTCDateTime
 
-RUN_KINDS = ("segmentation", "rules")
+RUN_KINDS = ("segmentation", "rules", "forecast")
 RUN_STATUSES = ("pending", "running", "succeeded", "failed")
 
 

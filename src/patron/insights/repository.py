@@ -37,7 +37,7 @@ from patron.customers.repository import child_scope
 from patron.db.types import UTCDateTime
 from patron.insights.models import AnalysisRun, AssociationRule, CustomerInsight
 from patron.marketing.models import SegmentMember
-from patron.sales.models import Order, OrderLine, Product
+from patron.sales.models import Deal, Order, OrderLine, PipelineStage, Product
 from patron.security.permissions import Principal
 
 # Orders that did not happen do not count as purchases.
@@ -65,6 +65,48 @@ def basket_lines() -> Select[tuple[object, ...]]:
         .join(Product, Product.id == OrderLine.product_id)
         .where(Order.status.not_in(NOT_PURCHASES))
         .order_by(OrderLine.order_id, Product.sku)
+    )
+
+
+def monthly_revenue(dialect: str) -> Select[tuple[Any, ...]]:
+    """Purchases summed by UTC calendar month and currency, in month order: ``month``
+    (``YYYY-MM``), ``currency``, ``orders`` and ``amount_minor``."""
+    if dialect == "postgresql":
+        month: Any = func.to_char(func.timezone("UTC", Order.ordered_at), "YYYY-MM")
+    else:  # SQLite keeps times as naive-UTC ISO text
+        month = func.substr(Order.ordered_at, 1, 7)
+    return (
+        select(
+            month.label("month"),
+            Order.currency.label("currency"),
+            func.count().label("orders"),
+            cast(func.sum(Order.total_minor), BigInteger).label("amount_minor"),
+        )
+        .where(Order.status.not_in(NOT_PURCHASES))
+        .group_by(month, Order.currency)
+        .order_by(month, Order.currency)
+    )
+
+
+def open_deals() -> Select[tuple[Any, ...]]:
+    """Deals still open (not closed, in a stage neither won nor lost) with their stage's win
+    probability (percent): ``amount_minor``, ``currency``, ``probability``,
+    ``expected_close_on``, ``stage``."""
+    return (
+        select(
+            Deal.amount_minor.label("amount_minor"),
+            Deal.currency.label("currency"),
+            PipelineStage.probability.label("probability"),
+            Deal.expected_close_on.label("expected_close_on"),
+            PipelineStage.name.label("stage"),
+        )
+        .join(PipelineStage, PipelineStage.id == Deal.stage_id)
+        .where(
+            Deal.closed_at.is_(None),
+            PipelineStage.is_won.is_(False),
+            PipelineStage.is_lost.is_(False),
+        )
+        .order_by(Deal.expected_close_on, Deal.id)
     )
 
 

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from patron.types import ListParams, RecordRead, Schema
 
-RunKind = Literal["segmentation", "rules"]
+RunKind = Literal["segmentation", "rules", "forecast"]
 RunStatus = Literal["pending", "running", "succeeded", "failed"]
 
 

@@ -24,7 +24,7 @@ from patron.crud.service import CrudService
 from patron.db.engine import Database
 from patron.errors import ValidationFailed
 from patron.events import service as events
-from patron.insights import apply, data, repository
+from patron.insights import apply, data, forecast, repository
 from patron.insights.models import AnalysisRun, AssociationRule, CustomerInsight
 from patron.insights.schemas import RulesParameters, RunCreate, RunRead, SegmentationParameters
 from patron.kit.clock import utcnow
@@ -35,6 +35,7 @@ JOB_KIND = "analysis_run"
 PARAMETERS: dict[str, type[BaseModel]] = {
     "segmentation": SegmentationParameters,
     "rules": RulesParameters,
+    "forecast": forecast.ForecastParameters,
 }
 
 
@@ -129,6 +130,8 @@ def execute(database: Database, run_id: uuid.UUID, report: Report) -> None:
             outcome = _segmentation(database, system, parameters, progress)
         elif kind == "rules":
             outcome = _rules(database, system, parameters, progress)
+        elif kind == "forecast":
+            outcome = forecast.run(database, system, parameters, progress)
         else:
             raise ValueError(f"Unknown analysis kind {kind!r}.")
         progress(0.8, "storing results")

@@ -136,6 +136,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(api_router())
 
     from patron.customers import pages as customer_pages
+    from patron.insights import forecast_pages
     from patron.insights import pages as insights_pages
     from patron.integration import pages as integration_pages
     from patron.security import audit_pages
@@ -147,6 +148,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(insights_pages.router)
     app.include_router(integration_pages.router)
     app.include_router(audit_pages.router)
+    app.include_router(forecast_pages.router)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     docs_assets = Path(fastapi_offline.__file__).parent / "static"
