@@ -3,7 +3,7 @@
 from patron.activities.models import Activity
 from patron.customers.models import Customer
 from patron.db.base import Base
-from patron.events.models import Event
+from patron.events.models import Event, EventPrune
 from patron.insights.models import AnalysisRun, AssociationRule, CustomerInsight
 from patron.marketing.models import Campaign, CampaignMember, Segment, SegmentMember
 from patron.sales.models import Deal, Order, OrderLine, PipelineStage, Product, SalesTarget
@@ -24,6 +24,7 @@ __all__ = [
     "CustomerInsight",
     "Deal",
     "Event",
+    "EventPrune",
     "IdempotentRequest",
     "Job",
     "Order",

@@ -10,12 +10,14 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 
 from patron.db.engine import Database
 from patron.worker import queue
 
 logger = logging.getLogger("patron.worker")
+SCHEDULE_EVERY_SECONDS = 60.0
 
 
 class Worker:
@@ -68,6 +70,11 @@ class Worker:
                 queue.fail(session, job, error, retryable=retryable)
         return True
 
+    def schedule(self) -> None:
+        """Queue the recurring jobs (event pruning, …) that are not queued yet."""
+        with self.database.unit_of_work() as session:
+            queue.schedule_recurring(session)
+
     def run_until_idle(self, limit: int = 1000) -> int:
         done = 0
         while done < limit and self.run_once():
@@ -75,8 +82,12 @@ class Worker:
         return done
 
     def run_forever(self) -> None:
+        scheduled_at = float("-inf")
         while not self._stop.is_set():
             try:
+                if time.monotonic() - scheduled_at >= SCHEDULE_EVERY_SECONDS:
+                    scheduled_at = time.monotonic()
+                    self.schedule()
                 busy = self.run_once()
             except Exception:
                 logger.exception("worker loop error")
