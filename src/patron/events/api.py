@@ -29,6 +29,7 @@ TYPES_HELP = (
 
 
 class EventRead(BaseModel):
+    position: int
     id: uuid.UUID
     type: str
     entity: str

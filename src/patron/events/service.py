@@ -31,7 +31,9 @@ _FEED_LOCK_KEY = 0x5041_5452  # "PATR"
 _LOCK_TAKEN = "patron_feed_lock"
 NOTIFY_CHANNEL = "patron_events"
 MAX_TYPES = 20
-_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?$")
+_WORD = r"[a-z][a-z0-9_]*"
+# "customer.created" (two words or more) or a prefix "customer.*" (one word or more, then ".*")
+_TYPE_PATTERN = re.compile(rf"^{_WORD}(\.{_WORD})*(\.{_WORD}|\.\*)$")
 
 
 def _take_feed_lock(session: Session) -> None:
