@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -378,3 +379,59 @@ def test_two_app_processes_share_one_log(db: Database, servers: Servers) -> None
         assert http.delete(f"/api/v1/customers/{made['id']}").status_code == 204
     reader.join(timeout=20)
     assert [f.event for f in got] == ["customer.created", "customer.updated", "customer.deleted"]
+
+
+# ----- the pages' stream ----------------------------------------------------------------------
+def test_page_stream_sends_visible_changes_to_a_session(
+    db: Database, servers: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from argon2 import PasswordHasher
+
+    from patron.security import passwords
+    from patron.security import service as security
+    from patron.security.schemas import TeamCreate, UserCreate
+    from tests.web.test_pages_http import hidden
+
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=64))
+    live = servers.start()
+    with db.unit_of_work() as session:
+        north = security.teams.create(session, Principal.system(), TeamCreate(name="North")).id
+        south = security.teams.create(session, Principal.system(), TeamCreate(name="South")).id
+        rep = security.create_user(session, Principal.system(), UserCreate(
+            email="rep@example.com", role=Role.SALES, team_id=north, password="rep-passphrase-1"))
+    with httpx.Client(base_url=live.url, timeout=10) as browser:
+        form = browser.get("/login")
+        logged = browser.post("/login", data={
+            "email": rep.email, "password": "rep-passphrase-1",
+            "csrf_token": hidden(form.text, "csrf_token")})  # fmt: skip
+        assert logged.status_code == 303
+        page = browser.get("/customers")
+        after = re.search(r'data-live-after="(\d+)"', page.text)
+        assert after, "the customers page names where its live updates start"
+        got: list[Frame] = []
+
+        def listen() -> None:
+            url = f"/live/customers?after={after.group(1)}"
+            with browser.stream("GET", url) as response:
+                assert response.status_code == 200
+                got.extend(events_only(read_frames(
+                    response, stop=lambda frames: len(events_only(frames)) >= 2)))  # fmt: skip
+
+        reader = threading.Thread(target=listen)
+        reader.start()
+        with db.unit_of_work() as session:
+            theirs = customers.create(session, Principal.system(),
+                                      CustomerCreate(name="Theirs", team_id=south))  # fmt: skip
+            mine = customers.create(session, Principal.system(),
+                                    CustomerCreate(name="Mine", team_id=north))  # fmt: skip
+        with db.unit_of_work() as session:
+            customers.update(session, Principal.system(), mine.id, CustomerUpdate(city="Oslo"))
+        reader.join(timeout=20)
+    assert [f.event for f in got] == ["change", "change"]
+    assert [json.loads(f.data) for f in got] == [
+        {"entity_id": str(mine.id), "type": "customer.created"},
+        {"entity_id": str(mine.id), "type": "customer.updated"},
+    ]
+    assert str(theirs.id) not in "".join(f.data for f in got)
+    with httpx.Client(base_url=live.url, timeout=10) as stranger:
+        assert stranger.get("/live/customers", follow_redirects=False).status_code == 303
