@@ -169,6 +169,8 @@ def test_feed_follows_commit_order_under_concurrent_writers(
     if types is None:
         assert seen == [e.position for e in every]
     else:
-        expected = [e for e in every if e.type == "customer.updated" or e.type.startswith("ticket.")]
+        expected = [
+            e for e in every if e.type == "customer.updated" or e.type.startswith("ticket.")
+        ]
         assert len(expected) == writers * (5 + 8)  # 5 tickets and 8 updates per writer
         assert seen == [e.position for e in expected]

@@ -91,7 +91,8 @@ class Servers:
         thread.start()
         deadline = time.monotonic() + 15
         while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+            assert thread.is_alive(), "the server did not start"
+            assert time.monotonic() < deadline, "the server did not start in time"
             time.sleep(0.02)
         live = LiveApp(f"http://127.0.0.1:{port}", app, server, thread, settings)
         self.running.append(live)

@@ -107,7 +107,8 @@ def test_dropped_client_resumes_with_last_event_id_exactly_once(
     assert [f.event for f in received] == ["customer.created"] * total
     assert connections > 5  # the drops really happened
     body = json.loads(received[0].data)
-    assert body["type"] == "customer.created" and body["position"] == int(received[0].id or 0)
+    assert body["type"] == "customer.created"
+    assert body["position"] == int(received[0].id or 0)
     assert body["data"]["name"] == "R0"
 
 
@@ -157,9 +158,12 @@ def test_last_event_id_wins_over_after(db: Database, servers: Servers) -> None:
     create_customers(db, 3)
     positions = [e.position for e in all_events(db) if e.type == "customer.created"]
     headers = {"Last-Event-ID": str(positions[1])}
-    with client(live.url, api_key(db)) as http, http.stream(
-        "GET", STREAM, params={"after": "0", "types": "customer.created"}, headers=headers
-    ) as response:
+    with (
+        client(live.url, api_key(db)) as http,
+        http.stream(
+            "GET", STREAM, params={"after": "0", "types": "customer.created"}, headers=headers
+        ) as response,
+    ):
         frames = events_only(read_frames(response, stop=lambda got: len(events_only(got)) >= 1))
     assert [int(f.id or 0) for f in frames] == positions[2:]
 
@@ -180,8 +184,10 @@ def test_gap_event_when_the_position_was_pruned(db: Database, servers: Servers) 
     old = [e.position for e in all_events(db)]
     age_events(db, 24 * 30, through=old[-1])  # past the default retention the worker reads
     with db.unit_of_work() as session:
-        events.record(session, Principal.system(), type="customer.noted", entity="customer",
-                      entity_id=customers.list(session, Principal.system()).items[0].id)  # fmt: skip
+        some = customers.list(session, Principal.system()).items[0].id
+        events.record(
+            session, Principal.system(), type="customer.noted", entity="customer", entity_id=some
+        )
     Worker(db).run_until_idle()  # nothing queued: pruning is a scheduled job
     assert len(all_events(db)) == len(old) + 1
     worker = Worker(db)
@@ -334,13 +340,17 @@ def test_notify_from_another_process_wakes_the_stream(db: Database, servers: Ser
     arrivals: list[tuple[float, Frame]] = []
 
     def listen() -> None:
-        with client(live.url, api_key(db)) as http:
-            with http.stream("GET", STREAM, params={"types": "customer.created"}) as response:
-                def stop(got: list[Frame]) -> bool:
-                    arrivals.extend((time.monotonic(), f) for f in got[len(arrivals):])
-                    return len(arrivals) >= 2
+        params = {"types": "customer.created"}
+        with (
+            client(live.url, api_key(db)) as http,
+            http.stream("GET", STREAM, params=params) as response,
+        ):
 
-                read_frames(response, stop=stop)
+            def stop(got: list[Frame]) -> bool:
+                arrivals.extend((time.monotonic(), f) for f in got[len(arrivals) :])
+                return len(arrivals) >= 2
+
+            read_frames(response, stop=stop)
 
     reader = threading.Thread(target=listen)
     reader.start()
@@ -364,10 +374,13 @@ def test_two_app_processes_share_one_log(db: Database, servers: Servers) -> None
     got: list[Frame] = []
 
     def listen() -> None:
-        with client(reading.url, key) as http:
-            with http.stream("GET", STREAM, params={"types": "customer.*"}) as response:
-                got.extend(events_only(read_frames(
-                    response, stop=lambda frames: len(events_only(frames)) >= 3)))  # fmt: skip
+        params = {"types": "customer.*"}
+        with (
+            client(reading.url, key) as http,
+            http.stream("GET", STREAM, params=params) as response,
+        ):
+            frames = read_frames(response, stop=lambda got: len(events_only(got)) >= 3)
+            got.extend(events_only(frames))
 
     reader = threading.Thread(target=listen)
     reader.start()
@@ -397,8 +410,13 @@ def test_page_stream_sends_visible_changes_to_a_session(
     with db.unit_of_work() as session:
         north = security.teams.create(session, Principal.system(), TeamCreate(name="North")).id
         south = security.teams.create(session, Principal.system(), TeamCreate(name="South")).id
-        rep = security.create_user(session, Principal.system(), UserCreate(
-            email="rep@example.com", role=Role.SALES, team_id=north, password="rep-passphrase-1"))
+        rep = security.create_user(
+            session,
+            Principal.system(),
+            UserCreate(
+                email="rep@example.com", role=Role.SALES, team_id=north, password="rep-passphrase-1"
+            ),
+        )
     with httpx.Client(base_url=live.url, timeout=10) as browser:
         form = browser.get("/login")
         logged = browser.post("/login", data={

@@ -36,7 +36,9 @@ def subjects(html: str) -> list[str]:
     return re.findall(r'<td class="strong">([^<]*)</td>', html)
 
 
-def test_tickets_page_lists_and_filters(client: TestClient, callers: Callers, admin: Caller) -> None:
+def test_tickets_page_lists_and_filters(
+    client: TestClient, callers: Callers, admin: Caller
+) -> None:
     agent = callers.make(Role.SUPPORT, password=PASSWORD)
     customer = make_customer(admin, name="Grace Hopper")
     make_ticket(admin, customer["id"], "Printer on fire", priority="urgent")

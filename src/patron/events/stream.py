@@ -16,6 +16,7 @@ A stream ends when the client disconnects, or when the hub closes at application
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -200,9 +201,7 @@ async def event_stream(
                 yield HEARTBEAT
                 quiet_since = time.monotonic()
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waker.wait(), timeout=min(poll, due))
-            except TimeoutError:
-                pass
     finally:
         hub.unsubscribe(waker)

@@ -53,7 +53,9 @@ def ticket_list(
             "priorities": TICKET_PRIORITIES,
             "first_page": not cursor,
             "filtered": bool(params),
-            "customer_names": _customer_names(session, principal, [t.customer_id for t in page.items]),
+            "customer_names": _customer_names(
+                session, principal, [t.customer_id for t in page.items]
+            ),
             "live_after": events.last_position(session),
         },
     )
