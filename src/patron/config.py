@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         description="How often a live stream looks for new events without a wake-up (SQLite; "
         "on PostgreSQL a safety net behind LISTEN/NOTIFY).",
     )
+    stream_max_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="A live stream ends after this long; clients reconnect with Last-Event-ID "
+        "and are authenticated again (so a revoked key or ended session stops streaming).",
+    )
     base_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
 

@@ -174,3 +174,33 @@ def test_feed_follows_commit_order_under_concurrent_writers(
         ]
         assert len(expected) == writers * (5 + 8)  # 5 tickets and 8 updates per writer
         assert seen == [e.position for e in expected]
+
+
+def test_feed_refuses_a_cursor_older_than_the_retention(db: Database, admin: Caller) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from patron.events.models import Event
+    from patron.kit.clock import utcnow
+
+    for i in range(4):
+        make_customer(admin, name=f"Old {i}")
+    old, _ = read_feed(admin)
+    with db.unit_of_work() as session:
+        session.execute(
+            update(Event)
+            .where(Event.position <= old[2]["position"])
+            .values(occurred_at=utcnow() - timedelta(hours=100))
+        )
+    with db.unit_of_work() as session:
+        events.prune_batch(session, retention=timedelta(hours=72))
+    through = old[2]["position"]
+
+    expired = admin.get("/api/v1/events", params={"after": str(old[0]["position"])})
+    assert expired.status_code == 410
+    assert expired.json()["code"] == "cursor_expired"
+    assert expired.json()["resume_from"] == through
+    kept, _ = read_feed(admin, str(through))
+    assert [e["id"] for e in kept] == [e["id"] for e in old[3:]]
+    assert [e["id"] for e in read_feed(admin)[0]] == [e["id"] for e in old[3:]]

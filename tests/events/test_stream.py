@@ -453,3 +453,21 @@ def test_page_stream_sends_visible_changes_to_a_session(
     assert str(theirs.id) not in "".join(f.data for f in got)
     with httpx.Client(base_url=live.url, timeout=10) as stranger:
         assert stranger.get("/live/customers", follow_redirects=False).status_code == 303
+
+
+def test_stream_ends_after_its_lifetime_and_credentials_are_checked_again(
+    db: Database, servers: Servers
+) -> None:
+    from patron.security.models import ApiKey
+
+    live = servers.start(stream_max_seconds=1.0)
+    key = api_key(db)
+    with client(live.url, key) as http:
+        started = time.monotonic()
+        with http.stream("GET", STREAM) as response:
+            frames = read_frames(response, stop=lambda got: False)  # until the server ends it
+        assert 0.9 <= time.monotonic() - started < 5
+        assert [f.comment for f in frames][:1] == ["heartbeat"]
+        with db.unit_of_work() as session:
+            session.execute(update(ApiKey).values(revoked_at=utcnow()))
+        assert http.get(STREAM).status_code == 401

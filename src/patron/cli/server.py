@@ -8,7 +8,6 @@ import typer
 
 from patron.cli.common import command, print_json, settings, stderr
 
-
 SHUTDOWN_GRACE_SECONDS = 5
 
 

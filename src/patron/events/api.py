@@ -8,10 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from patron.db.engine import Database
 from patron.errors import ValidationFailed
 from patron.events import service
+from patron.events.errors import CursorExpired
 from patron.events.models import Event
 from patron.events.stream import Batch, Item, Reader, event_stream
 from patron.kit.pagination import InvalidCursor, decode_cursor, encode_cursor
@@ -69,6 +71,18 @@ def _plain_position(raw: str, field: str) -> int:
     return int(raw)
 
 
+def _check_retained(session: Session, request: Request, position: int) -> None:
+    """A reader that starts over (no cursor) is fine; one whose cursor was pruned is told."""
+    through = service.pruned_through(session)
+    if 0 < position < through:
+        hours = request.app.state.settings.event_retention_hours
+        raise CursorExpired(
+            f"Events up to position {through} were pruned (retention: {hours} hours). Continue "
+            f"with after={through} and reload the records you keep in step.",
+            extra={"resume_from": through},
+        )
+
+
 def _read_event(event: Event) -> dict[str, Any]:
     return EventRead.model_validate(event, from_attributes=True).model_dump(mode="json")
 
@@ -81,8 +95,10 @@ def _read_event(event: Event) -> dict[str, Any]:
         "Events in commit order. Start without `after`; pass each answer's `next_cursor` as "
         "`after` to continue. `next_cursor` is always set, so a reader can poll from where it "
         "stopped; `has_more` says whether more events are waiting now. `after` also takes an "
-        "event's position (the live stream's `id:`)."
+        "event's position (the live stream's `id:`). A cursor older than the retention window "
+        "answers 410 `cursor_expired` with `resume_from`."
     ),
+    responses={410: {"description": "The cursor's events were pruned."}},
 )
 def change_feed(
     request: Request,
@@ -96,6 +112,7 @@ def change_feed(
 ) -> Any:
     position = _position(after)
     patterns = service.parse_types(types)
+    _check_retained(session, request, position)
     events = service.list_after(
         session, principal, after=position, limit=limit + 1, entity=entity, types=patterns
     )
@@ -142,6 +159,7 @@ def sse_response(request: Request, read: Reader, start: int | None) -> Streaming
         heartbeat=settings.stream_heartbeat_seconds,
         poll=settings.stream_poll_seconds,
         retention_hours=settings.event_retention_hours,
+        max_seconds=settings.stream_max_seconds,
     )
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)

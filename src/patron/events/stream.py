@@ -10,7 +10,8 @@ Each app process has one ``Hub``. A live stream reads the log in short read-only
 - a heartbeat is due: a comment line keeps proxies from closing an idle connection and lets the
   server notice a client that went away.
 
-A stream ends when the client disconnects, or when the hub closes at application shutdown.
+A stream ends when the client disconnects, when the hub closes at application shutdown, or after
+``PATRON_STREAM_MAX_SECONDS``, when the client reconnects and is authenticated again.
 """
 
 from __future__ import annotations
@@ -173,14 +174,19 @@ async def event_stream(
     heartbeat: float,
     poll: float,
     retention_hours: int,
+    max_seconds: float = 3600.0,
 ) -> AsyncIterator[str]:
-    """The SSE text of a stream from ``start`` (a position, or a function finding the newest)."""
+    """The SSE text of a stream from ``start`` (a position, or a function finding the newest).
+
+    It ends after ``max_seconds``: the client reconnects and its credentials are checked again.
+    """
     waker = hub.subscribe()
+    ends_at = time.monotonic() + max_seconds
     try:
         yield f"retry: {RETRY_MILLISECONDS}\n\n"
         position = start if isinstance(start, int) else await _run(start)
         quiet_since = time.monotonic()
-        while not hub.closing:
+        while not hub.closing and time.monotonic() < ends_at:
             waker.clear()
             batch: Batch = await _run(read, position)
             if batch.pruned_through > position:
@@ -202,6 +208,7 @@ async def event_stream(
                 quiet_since = time.monotonic()
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waker.wait(), timeout=min(poll, due))
+                wait = min(poll, due, max(0.0, ends_at - time.monotonic()))
+                await asyncio.wait_for(waker.wait(), timeout=wait)
     finally:
         hub.unsubscribe(waker)
