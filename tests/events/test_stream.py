@@ -332,9 +332,8 @@ def write_from_another_process(db: Database, name: str) -> float:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)  # SQLite streams poll
 def test_notify_from_another_process_wakes_the_stream(db: Database, servers: Servers) -> None:
-    if db.dialect != "postgresql":
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite streams poll")
     # Poll and heartbeat far longer than the test: only a notification can deliver in time.
     live = servers.start(stream_poll_seconds=120, stream_heartbeat_seconds=120)
     arrivals: list[tuple[float, Frame]] = []
