@@ -36,6 +36,30 @@ class Settings(BaseSettings):
         default=None,
         description="Run background jobs inside the web process; by default on with SQLite.",
     )
+    event_retention_hours: int = Field(
+        default=168,
+        ge=1,
+        description="Events older than this are pruned from the log by the worker (hours).",
+    )
+    stream_heartbeat_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=3600,
+        description="How often the live stream sends a comment line when there is nothing to say.",
+    )
+    stream_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="How often a live stream looks for new events without a wake-up (SQLite; "
+        "on PostgreSQL a safety net behind LISTEN/NOTIFY).",
+    )
+    stream_max_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        description="A live stream ends after this long; clients reconnect with Last-Event-ID "
+        "and are authenticated again (so a revoked key or ended session stops streaming).",
+    )
     base_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
     backup_key: SecretStr | None = Field(

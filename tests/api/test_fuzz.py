@@ -15,6 +15,8 @@ from schemathesis import GenerationMode
 
 from tests.conftest import Caller
 
+STREAMS = {"/api/v1/events/stream"}
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
@@ -24,6 +26,8 @@ def test_no_request_causes_a_server_error(app: Any, admin: Caller, mode: Generat
     schema.app = app
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 60
+    # A live stream answers 200 and never ends by itself; tests/events covers it over a socket.
+    operations = [op for op in operations if op.path not in STREAMS]
     failures: list[str] = []
     for operation in operations:
 

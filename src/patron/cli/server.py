@@ -8,6 +8,8 @@ import typer
 
 from patron.cli.common import command, print_json, settings, stderr
 
+SHUTDOWN_GRACE_SECONDS = 5
+
 
 def register(app: typer.Typer) -> None:
     app.command("init")(init)
@@ -114,6 +116,9 @@ def serve(
         reload=reload,
         proxy_headers=True,
         log_level=config.log_level.lower(),
+        # Live streams never finish on their own: give them a moment, then end them, so a stop
+        # does not wait for every client to hang up (browsers reconnect with Last-Event-ID).
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 
 

@@ -20,6 +20,7 @@ from patron.customers.schemas import CustomerFilter, CustomerUpdate
 from patron.customers.service import customers
 from patron.customers.timeline import timeline
 from patron.errors import ValidationFailed, VersionConflict
+from patron.events import service as events
 from patron.insights import recommend
 from patron.insights import service as insights
 from patron.insights.models import AnalysisRun, CustomerInsight
@@ -122,6 +123,7 @@ def customer_list(
             ),
             "insights": insights.insights_for(session, principal, [c.id for c in page.items]),
             "segment_choices": _segment_choices(session, principal),
+            "live_after": events.last_position(session),
         },
     )
 

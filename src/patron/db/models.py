@@ -3,7 +3,7 @@
 from patron.activities.models import Activity
 from patron.customers.models import Customer
 from patron.db.base import Base
-from patron.events.models import Event
+from patron.events.models import Event, EventPrune
 from patron.insights.models import AnalysisRun, AssociationRule, CustomerInsight
 from patron.integration.duplicates_models import CustomerMerge, DuplicatePair
 from patron.marketing.models import Campaign, CampaignMember, Segment, SegmentMember
@@ -32,6 +32,7 @@ __all__ = [
     "DuplicatePair",
     "Erasure",
     "Event",
+    "EventPrune",
     "IdempotentRequest",
     "Job",
     "Order",

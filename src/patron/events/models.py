@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Uuid
+from sqlalchemy import BigInteger, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.db.base import Base
@@ -27,4 +27,20 @@ class Event(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     actor_type: Mapped[str] = mapped_column(String(20))  # user | api_key | system
     actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class EventPrune(Base):
+    """One pruning pass: every event at or below ``through_position`` is gone.
+
+    Readers compare their position with the highest ``through_position`` to tell a resume that
+    can continue from one that lost events to the retention window (the stream's ``gap``).
+    """
+
+    __tablename__ = "event_prune"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    through_position: Mapped[int] = mapped_column(BigInteger)
+    cutoff: Mapped[datetime] = mapped_column(UTCDateTime)
+    deleted: Mapped[int] = mapped_column(Integer)
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

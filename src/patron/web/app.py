@@ -23,6 +23,7 @@ from starlette.responses import Response
 from patron import __version__
 from patron.config import Settings
 from patron.db.engine import Database
+from patron.events.stream import Hub
 from patron.kit.money import format_money
 from patron.security.deps import get_principal
 from patron.web import problems
@@ -36,6 +37,10 @@ CSP = (
     "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'; "
     "form-action 'self'"
 )
+
+
+# Pages and answers with personal data are never kept by browsers or proxies.
+NO_STORE_PREFIXES = (API_PREFIX, "/customers", "/tickets", "/live")
 
 
 class SecurityHeaders(BaseHTTPMiddleware):
@@ -52,7 +57,7 @@ class SecurityHeaders(BaseHTTPMiddleware):
         headers.setdefault("X-Frame-Options", "DENY")
         if request.url.scheme == "https":
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-        if request.url.path.startswith(API_PREFIX) or request.url.path.startswith("/customers"):
+        if request.url.path.startswith(NO_STORE_PREFIXES):
             headers.setdefault("Cache-Control", "no-store")
         return response
 
@@ -112,6 +117,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         try:
             yield
         finally:
+            app.state.event_hub.close()
             if worker is not None:
                 worker.stop()
 
@@ -128,6 +134,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.db = database or Database(settings.resolved_database_url)
     app.state.secret_key = settings.resolved_secret_key()
     app.state.templates = templates()
+    app.state.event_hub = Hub(app.state.db.url)
     app.add_middleware(IdempotencyMiddleware, database=app.state.db)
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(SecurityHeaders)
@@ -136,10 +143,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(api_router())
 
     from patron.customers import pages as customer_pages
+    from patron.events import pages as live_pages
     from patron.insights import forecast_pages
     from patron.insights import pages as insights_pages
     from patron.integration import pages as integration_pages
     from patron.security import audit_pages
+    from patron.service import pages as ticket_pages
     from patron.web import pages
 
     pages.install(app)
@@ -149,6 +158,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(integration_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(forecast_pages.router)
+    app.include_router(ticket_pages.router)
+    app.include_router(live_pages.router)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     docs_assets = Path(fastapi_offline.__file__).parent / "static"

@@ -42,11 +42,34 @@ class JobContext:
 
 Handler = Callable[[JobContext, dict[str, Any]], None]
 _HANDLERS: dict[str, Handler] = {}
+_RECURRING: dict[str, timedelta] = {}
 
 
 def register(kind: str, handler: Handler) -> None:
     """Job kinds are registered by the module that owns them (see ``patron.worker.kinds``)."""
     _HANDLERS[kind] = handler
+
+
+def register_recurring(kind: str, every: timedelta) -> None:
+    """Keep one job of ``kind`` queued, due ``every`` after the previous one finished."""
+    _RECURRING[kind] = every
+
+
+def schedule_recurring(session: Session) -> list[Job]:
+    """Queue the next run of each recurring kind that has none queued or running."""
+    queued = []
+    for kind, every in _RECURRING.items():
+        pending = select(Job.id).where(Job.kind == kind, Job.status.in_(("queued", "running")))
+        if session.scalars(pending.limit(1)).first() is not None:
+            continue
+        last = session.scalar(
+            select(Job.finished_at).where(Job.kind == kind).order_by(Job.finished_at.desc())
+        )
+        job = enqueue(session, kind, {})
+        job.run_after = max(job.run_after, last + every) if last else job.run_after
+        queued.append(job)
+    session.flush()
+    return queued
 
 
 def handler_for(kind: str) -> Handler | None:

@@ -19,6 +19,7 @@ from patron.kit.clock import utcnow
 from patron.worker import queue
 
 logger = logging.getLogger("patron.worker")
+SCHEDULE_EVERY_SECONDS = 60.0
 
 SCHEDULE_CHECK_SECONDS = 30.0
 
@@ -93,6 +94,11 @@ class Worker:
                 queue.fail(session, job, error, retryable=retryable)
         return True
 
+    def schedule(self) -> None:
+        """Queue the recurring jobs (event pruning, …) that are not queued yet."""
+        with self.database.unit_of_work() as session:
+            queue.schedule_recurring(session)
+
     def run_until_idle(self, limit: int = 1000) -> int:
         done = 0
         while done < limit and self.run_once():
@@ -100,8 +106,12 @@ class Worker:
         return done
 
     def run_forever(self) -> None:
+        scheduled_at = float("-inf")
         while not self._stop.is_set():
             try:
+                if time.monotonic() - scheduled_at >= SCHEDULE_EVERY_SECONDS:
+                    scheduled_at = time.monotonic()
+                    self.schedule()
                 busy = self.run_once()
             except Exception:
                 logger.exception("worker loop error")
