@@ -5,7 +5,8 @@ Two workloads:
 * the CDNOW master file (23,570 customers, calibration to 1997-09-30, weeks), read from the
   shared datasets (``PATRON_DATASETS`` or ``../shared/datasets``; skipped when absent);
 * a synthetic summary of 1,000,000 customers drawn from the BG/NBD and Gamma-Gamma stories with
-  the published CDNOW parameters (seeded), which also times 12 months of CLV scoring.
+  the published CDNOW parameters (seeded; joining and purchase days whole days, as in a log),
+  which also times 12 months of CLV scoring.
 
 ``run()`` returns a table for ``python -m bench`` (title, columns, rows, notes) and every figure
 under ``details``; ``python bench/bench_clv.py`` prints it all as JSON.
@@ -138,9 +139,11 @@ def _cdnow_master(repeats: int, with_lifetimes: bool) -> dict[str, Any] | None:
 
 def _synthetic(n_customers: int, with_lifetimes: bool, seed: int) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
-    summary = _btyd.simulate_bgnbd(
-        n_customers, rng.uniform(27.0, 39.0, n_customers), **BGNBD, rng=rng
-    )
+    # Customers join on whole days over 12 weeks and are observed to the same day, as in a
+    # transaction log; purchase times are kept to the day, as a log records them.
+    t_cal = rng.integers(27 * 7, 39 * 7 + 1, n_customers) / 7.0
+    summary = _btyd.simulate_bgnbd(n_customers, t_cal, **BGNBD, rng=rng)
+    summary["recency"] = np.floor(summary["recency"] * 7.0) / 7.0
     summary["monetary_value"] = _btyd.simulate_gamma_gamma(
         summary["frequency"], **GAMMA_GAMMA, rng=rng
     )

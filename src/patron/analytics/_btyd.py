@@ -368,6 +368,8 @@ class GammaGammaObjective:
         self.spend_total = frequency * monetary  # x zbar, the customer's total repeat spend
         self.weight = weights
         self.weighted_x = weights * frequency
+        # Both weightings side by side: one matrix-vector product gives both weighted sums.
+        self.weightings = np.ascontiguousarray(np.stack([weights, self.weighted_x]))
         log_monetary = np.log(monetary)
         self.sum_wx_log_m = float(self.weighted_x @ log_monetary)
         self.sum_w_log_m = float(weights @ log_monetary)
@@ -379,9 +381,9 @@ class GammaGammaObjective:
     ) -> tuple[float, FloatArray]:
         p, q, gamma = params
         ux, wx = self.x_unique, self.x_weight
-        log_scale = np.log(gamma + self.spend_total)
-        sum_w_log_scale = float(self.weight @ log_scale)
-        sum_wx_log_scale = float(self.weighted_x @ log_scale)
+        scale = gamma + self.spend_total
+        log_scale = np.log(scale)
+        sum_w_log_scale, sum_wx_log_scale = map(float, self.weightings @ log_scale)
         total = float(wx @ (gammaln(p * ux + q) - gammaln(p * ux)))
         total += self.total_weight * (q * np.log(gamma) - gammaln(q))
         total += p * self.sum_wx_log_m - self.sum_w_log_m + p * self.sum_wx_log_x
@@ -393,11 +395,9 @@ class GammaGammaObjective:
         d_p += self.sum_wx_log_m + self.sum_wx_log_x - sum_wx_log_scale
         d_q = float(wx @ psi_pxq) + self.total_weight * (np.log(gamma) - digamma(q))
         d_q -= sum_w_log_scale
-        inverse_scale = 1.0 / (gamma + self.spend_total)
-        d_gamma = self.total_weight * q / gamma
-        d_gamma -= p * float(self.weighted_x @ inverse_scale) + q * float(
-            self.weight @ inverse_scale
-        )
+        np.reciprocal(scale, out=scale)
+        sum_w_inverse, sum_wx_inverse = map(float, self.weightings @ scale)
+        d_gamma = self.total_weight * q / gamma - p * sum_wx_inverse - q * sum_w_inverse
         return total, np.array([d_p, d_q, d_gamma])
 
 
