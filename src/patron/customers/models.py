@@ -4,7 +4,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from patron.db.base import Base, RecordMixin
 from patron.db.types import JSONType
@@ -45,3 +45,11 @@ class Customer(RecordMixin, Base):
     )
     notes: Mapped[str | None] = mapped_column(Text)
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # What the analyses say about the customer (segment, RFM, scores); read-only from here, and
+    # loaded only where asked for (the customer resource's reads do).
+    insight: Mapped[CustomerInsight | None] = relationship(
+        "CustomerInsight", uselist=False, viewonly=True, lazy="raise"
+    )
+
+
+from patron.insights.models import CustomerInsight  # noqa: E402 - registers the related class

@@ -12,6 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from patron.customers.models import Customer
 from patron.db.sql import json_array_contains
+from patron.insights.models import CustomerInsight
 from patron.marketing.models import SegmentMember
 from patron.sales.models import PipelineStage
 from patron.security.models import User
@@ -67,11 +68,34 @@ def apply_filters(statement: Select[Any], filters: Any) -> Select[Any]:
             SegmentMember.segment_id == filters.segment_id
         )
         statement = statement.where(Customer.id.in_(members))
+    statement = _score_filters(statement, filters)
     if filters.created_after:
         statement = statement.where(Customer.created_at >= filters.created_after)
     if filters.created_before:
         statement = statement.where(Customer.created_at < filters.created_before)
     return statement
+
+
+SCORE_FILTERS = {
+    "churn_risk": CustomerInsight.churn_risk,
+    "clv": CustomerInsight.clv,
+    "p_alive": CustomerInsight.p_alive,
+}
+
+
+def _score_filters(statement: Select[Any], filters: Any) -> Select[Any]:
+    """``<score>_min`` / ``<score>_max``: customers whose score lies in the range (bounds
+    included); a customer without the score is left out."""
+    conditions = []
+    for name, column in SCORE_FILTERS.items():
+        low, high = getattr(filters, f"{name}_min", None), getattr(filters, f"{name}_max", None)
+        if low is not None:
+            conditions.append(column >= low)
+        if high is not None:
+            conditions.append(column <= high)
+    if not conditions:
+        return statement
+    return statement.where(Customer.id.in_(select(CustomerInsight.customer_id).where(*conditions)))
 
 
 def visible_among(

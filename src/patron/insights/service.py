@@ -24,9 +24,16 @@ from patron.crud.service import CrudService
 from patron.db.engine import Database
 from patron.errors import ValidationFailed
 from patron.events import service as events
-from patron.insights import apply, data, repository
+from patron.insights import apply, data, repository, scores
 from patron.insights.models import AnalysisRun, AssociationRule, CustomerInsight
-from patron.insights.schemas import RulesParameters, RunCreate, RunRead, SegmentationParameters
+from patron.insights.schemas import (
+    ChurnParameters,
+    ClvParameters,
+    RulesParameters,
+    RunCreate,
+    RunRead,
+    SegmentationParameters,
+)
 from patron.kit.clock import utcnow
 from patron.security.permissions import Action, Principal
 from patron.worker import queue
@@ -35,6 +42,8 @@ JOB_KIND = "analysis_run"
 PARAMETERS: dict[str, type[BaseModel]] = {
     "segmentation": SegmentationParameters,
     "rules": RulesParameters,
+    "clv": ClvParameters,
+    "churn": ChurnParameters,
 }
 
 
@@ -129,6 +138,8 @@ def execute(database: Database, run_id: uuid.UUID, report: Report) -> None:
             outcome = _segmentation(database, system, parameters, progress)
         elif kind == "rules":
             outcome = _rules(database, system, parameters, progress)
+        elif kind in scores.KINDS:
+            outcome = scores.compute(database, system, kind, parameters, progress)
         else:
             raise ValueError(f"Unknown analysis kind {kind!r}.")
         progress(0.8, "storing results")
