@@ -87,12 +87,14 @@ def test_clv_run_scores_customers_and_reproduces(admin: Caller, db: Database) ->
     assert metrics["calibration_end"] == "2026-10-31"
     holdout = metrics["holdout"]
     assert holdout["calibration_end"] == "2026-08-02"
-    assert holdout["actual_purchases"] > 0 and holdout["expected_purchases"] > 0
+    assert holdout["actual_purchases"] > 0
+    assert holdout["expected_purchases"] > 0
     assert sum(row["customers"] for row in holdout["by_frequency"]) == holdout["n_customers"]
 
     customers = {c["id"]: c for c in _all_customers(admin)}
     scored = {cid: c for cid, c in customers.items() if c["clv"] is not None}
-    assert set(scored) == set(ids) and run["results"]["n_scored"] == len(ids)
+    assert set(scored) == set(ids)
+    assert run["results"]["n_scored"] == len(ids)
     for customer in scored.values():
         assert 0 <= customer["p_alive"] <= 1
         assert customer["expected_purchases"] >= 0
@@ -102,7 +104,8 @@ def test_clv_run_scores_customers_and_reproduces(admin: Caller, db: Database) ->
     assert top["clv"] == max(c["clv"] for c in scored.values())
     assert customers[top["customer_id"]]["clv"] == top["clv"]
     one = admin.get(f"/api/v1/customers/{top['customer_id']}").json()
-    assert one["clv"] == top["clv"] and one["p_alive"] == top["p_alive"]
+    assert one["clv"] == top["clv"]
+    assert one["p_alive"] == top["p_alive"]
 
     again = _run(admin, db, "clv", {"holdout_days": 90})
     assert again["data_fingerprint"] == run["data_fingerprint"]
@@ -121,8 +124,10 @@ def test_churn_run_keeps_model_and_baseline_metrics(admin: Caller, db: Database)
     assert (metrics["train_cutoff"], metrics["test_cutoff"]) == ("2026-07-03", "2026-09-01")
     for side in ("model", "baseline"):
         assert 0 <= metrics[side]["roc_auc"] <= 1
-        assert 0 <= metrics[side]["precision"] <= 1 and 0 <= metrics[side]["recall"] <= 1
-    assert metrics["model"]["calibration"] and "brier" in metrics["model"]
+        assert 0 <= metrics[side]["precision"] <= 1
+        assert 0 <= metrics[side]["recall"] <= 1
+    assert metrics["model"]["calibration"]
+    assert "brier" in metrics["model"]
     assert metrics["baseline"]["threshold_days"] >= 0
     assert metrics["threshold"] == 0.4
 
@@ -130,7 +135,8 @@ def test_churn_run_keeps_model_and_baseline_metrics(admin: Caller, db: Database)
     assert all(risks[cid] is not None and 0 <= risks[cid] <= 1 for cid in ids)
     assert run["results"]["at_risk"] == sum(r >= 0.4 for r in risks.values())
     again = _run(admin, db, "churn", {"horizon_days": 60, "threshold": 0.4})
-    assert again["metrics"] == metrics and again["results"] == run["results"]
+    assert again["metrics"] == metrics
+    assert again["results"] == run["results"]
 
 
 def test_score_filters_select_exactly(admin: Caller, db: Database) -> None:
@@ -141,9 +147,10 @@ def test_score_filters_select_exactly(admin: Caller, db: Database) -> None:
     risks = sorted(c["churn_risk"] for c in everyone)
     values = sorted(c["clv"] for c in everyone)
     alive = sorted(c["p_alive"] for c in everyone)
+    third, half = risks[len(risks) // 3], risks[len(risks) // 2]
     cases = {
-        f"&churn_risk_min={risks[len(risks) // 3]}": lambda c: c["churn_risk"] >= risks[len(risks) // 3],
-        f"&churn_risk_max={risks[len(risks) // 2]}": lambda c: c["churn_risk"] <= risks[len(risks) // 2],
+        f"&churn_risk_min={third}": lambda c: c["churn_risk"] >= third,
+        f"&churn_risk_max={half}": lambda c: c["churn_risk"] <= half,
         f"&clv_min={values[len(values) // 2]}&clv_max={values[-10]}":
             lambda c: values[len(values) // 2] <= c["clv"] <= values[-10],
         f"&p_alive_min={alive[20]}&p_alive_max={alive[-20]}&country=DE":

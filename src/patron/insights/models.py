@@ -39,7 +39,8 @@ class AnalysisRun(RecordMixin, Base):
 
 class CustomerInsight(RecordMixin, Base):
     """What the latest analyses say about one customer: its segment and RFM profile, and its
-    scores (lifetime value from the latest ``clv`` run, churn risk from the latest ``churn`` run)."""
+    scores (lifetime value from the latest ``clv`` run, churn risk from the latest ``churn``
+    run)."""
 
     __tablename__ = "customer_insight"
 

@@ -138,7 +138,9 @@ def _clv(frame: pd.DataFrame, params: ClvParameters, report: Report) -> ScoresOu
             "recency": t_x,
             "T": t_cal,
             "monetary": summary["monetary_value"],
-            "p_alive": np.asarray(fit.transaction_model.conditional_probability_alive(x, t_x, t_cal)),
+            "p_alive": np.asarray(
+                fit.transaction_model.conditional_probability_alive(x, t_x, t_cal)
+            ),
             "expected_purchases": np.asarray(
                 fit.transaction_model.conditional_expected_purchases(
                     params.horizon * length, x, t_x, t_cal

@@ -82,7 +82,7 @@ def insights_from_scores(
 def clear_other_runs(kind: str, run_id: uuid.UUID, now: datetime) -> Update:
     """Scores of this kind from earlier runs, for customers this run did not score."""
     run_column = getattr(CustomerInsight, RUN_COLUMNS[kind])
-    values: dict[str, Any] = {name: None for name in SCORE_COLUMNS[kind]}
+    values: dict[str, Any] = dict.fromkeys(SCORE_COLUMNS[kind])
     values[RUN_COLUMNS[kind]] = None
     return (
         update(CustomerInsight)

@@ -144,7 +144,7 @@ def _check_condition(condition: Any, path: str, problems: list[dict[str, str]]) 
 
 def predicate(rules: dict[str, Any]) -> ColumnElement[bool]:
     """The SQL condition of a (valid) rule, over ``customer`` left-joined to its insight."""
-    (key, items), = rules.items()
+    ((key, items),) = rules.items()
     parts = [
         predicate(item)
         if any(name in item for name in GROUPS)
