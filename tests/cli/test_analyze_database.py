@@ -110,9 +110,7 @@ def test_database_mode_records_and_applies_runs(db: Database, tmp_path: Path) ->
     rules = pd.read_json(out, lines=True)
     assert summary["rules"] == len(rules) > 0
     with db.unit_of_work(write=False) as session:
-        stored_rules = session.scalar(
-            select(func.count()).where(AssociationRule.run_id == run.id)
-        )
+        stored_rules = session.scalar(select(func.count()).where(AssociationRule.run_id == run.id))
     assert stored_rules == len(rules)
 
     # Three runs in all, none of them left for a worker.
@@ -140,3 +138,61 @@ def test_database_mode_failures_are_recorded_and_exit_non_zero(
                      str(tmp_path / "r.csv"))  # fmt: skip
     assert result.exit_code == 2, result.stderr
     assert "max_len" in result.stderr
+
+
+def _purchases_file(db: Database, path: Path) -> pd.DataFrame:
+    """The database's purchases as a CSV file, in the columns a shop's export might have."""
+    with db.unit_of_work(write=False) as session:
+        rows = session.execute(select(Order.customer_id, Order.ordered_at, Order.total_minor)).all()
+    frame = pd.DataFrame(
+        {"client": [str(c) for c, _, _ in rows], "when": [t.isoformat() for _, t, _ in rows],
+         "paid": [m / 100 for _, _, m in rows]}
+    )  # fmt: skip
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def test_churn_on_a_file_and_on_the_database_agree(db: Database, tmp_path: Path) -> None:
+    ids = _world(db, n=120)
+    source = tmp_path / "purchases.csv"
+    _purchases_file(db, source)
+    on_file = tmp_path / "file.csv"
+    result = runner.invoke(app, [
+        "analyze", "churn", "--transactions", str(source), "--customer-col", "client",
+        "--date-col", "when", "--amount-col", "paid", "--horizon-days", "60",
+        "--threshold", "0.4", "-o", str(on_file),
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    from_file = json.loads(result.stdout)
+    assert "run_id" not in from_file
+    assert {"model", "baseline", "train_cutoff", "test_cutoff"} <= set(from_file)
+    assert from_file["threshold"] == 0.4
+
+    on_database = tmp_path / "db.csv"
+    result = _invoke(db, "churn", "--horizon-days", "60", "--threshold", "0.4",
+                     "-o", str(on_database))  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    from_database = json.loads(result.stdout)
+    run = _run(db, from_database.pop("run_id"))
+    assert (run.kind, run.status, run.created_by) == ("churn", "succeeded", None)
+    # The same purchases, the same model: the same evaluation and the same risks.
+    assert {k: v for k, v in from_database.items() if k != "output"} == {
+        k: v for k, v in from_file.items() if k != "output"
+    }
+    file_rows = pd.read_csv(on_file).set_index("client")["churn_risk"]
+    db_rows = pd.read_csv(on_database).set_index("customer_id")["churn_risk"]
+    assert set(file_rows.index) == set(ids)
+    pd.testing.assert_series_equal(
+        file_rows.sort_index(), db_rows.sort_index(), check_names=False, check_index=False
+    )
+    with db.unit_of_work(write=False) as session:
+        stored = dict(session.execute(
+            select(CustomerInsight.customer_id, CustomerInsight.churn_risk)
+            .where(CustomerInsight.churn_run_id == run.id)
+        ).all())  # fmt: skip
+    assert {str(k): v for k, v in stored.items()} == db_rows.to_dict()
+
+    bad = runner.invoke(app, ["analyze", "churn", "--transactions", str(source), "--customer-col",
+                              "client", "--date-col", "when", "--amount-col", "paid",
+                              "--threshold", "1", "-o", str(on_file)])  # fmt: skip
+    assert bad.exit_code == 2

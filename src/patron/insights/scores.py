@@ -77,7 +77,7 @@ def compute(
     if kind == "clv":
         outcome = _clv(frame, ClvParameters.model_validate(parameters), report)
     elif kind == "churn":
-        outcome = _churn(frame, ChurnParameters.model_validate(parameters), report)
+        outcome = churn_scores(frame, ChurnParameters.model_validate(parameters), report)
     else:
         raise ValueError(f"Unknown scoring kind {kind!r}.")
     outcome.fingerprint = print_
@@ -236,7 +236,9 @@ def _first_day(frame: pd.DataFrame) -> date:
 
 
 # ----- churn risk ------------------------------------------------------------------------------
-def _churn(frame: pd.DataFrame, params: ChurnParameters, report: Report) -> ScoresOutcome:
+def churn_scores(frame: pd.DataFrame, params: ChurnParameters, report: Report) -> ScoresOutcome:
+    """Train, test against the baseline and score ``frame`` (``customer_id``, ``ordered_at`` in
+    UTC, ``amount``: one row per purchase). Pure computation: nothing is read or written."""
     from patron.analytics.churn import (
         ChurnClassifier,
         RecencyBaseline,
