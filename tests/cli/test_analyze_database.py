@@ -64,7 +64,8 @@ def test_database_mode_records_and_applies_runs(db: Database, tmp_path: Path) ->
     assert run.parameters["calibration_end"] == "2026-10-31"
     assert run.parameters["holdout_days"] == 92
     assert run.metrics["holdout"]["calibration_end"] == "2026-07-31"
-    assert report["r"] == run.metrics["r"] and report["holdout_actual"] > 0
+    assert report["r"] == run.metrics["r"]
+    assert report["holdout_actual"] > 0
     frame = pd.read_csv(out)
     assert len(frame) == len(ids) == report["n_customers"]
     with db.unit_of_work(write=False) as session:
