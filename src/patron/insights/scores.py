@@ -305,7 +305,7 @@ def write_scores(session: Session, run_id: uuid.UUID, kind: str, table: pd.DataF
     customers this run did not score, so every score shown comes from the latest run."""
     names = scores_repository.SCORE_COLUMNS[kind]
     columns: dict[str, np.ndarray] = {
-        "customer_id": apply._hex_ids(table.index),
+        "customer_id": apply._hex_ids(_without_dashes(table.index)),
         "insight_id": apply._uuid7_hex(len(table)),
     }
     for name in names:
@@ -327,6 +327,11 @@ def write_scores(session: Session, run_id: uuid.UUID, kind: str, table: pd.DataF
 
 
 # ----- small helpers ---------------------------------------------------------------------------
+def _without_dashes(index: pd.Index) -> pd.Index:
+    """Customer ids as 32 hex digits, rewritten a column at a time (not one UUID at a time)."""
+    return pd.Index(index.astype(str).str.replace("-", "", regex=False).str.lower())
+
+
 def _quantiles(table: pd.DataFrame, names: tuple[str, ...]) -> dict[str, dict[str, float]]:
     points = (0.1, 0.25, 0.5, 0.75, 0.9)
     return {
