@@ -160,6 +160,8 @@ def test_score_filters_select_exactly(admin: Caller, db: Database) -> None:
         expected = {c["id"] for c in everyone if wanted(c)}
         assert 0 < len(expected) < len(everyone), query
         assert {c["id"] for c in _all_customers(admin, query)} == expected, query
+    for query in ("churn_risk_min=1.5", "p_alive_max=-0.1", "clv_min=nan", "clv_max=inf"):
+        assert admin.get(f"/api/v1/customers?{query}").status_code == 422, query
     bad = admin.get("/api/v1/customers?churn_risk_min=1.5")
     assert bad.status_code == 422
     assert bad.headers["content-type"].startswith("application/problem+json")

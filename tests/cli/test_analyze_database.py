@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -197,3 +198,28 @@ def test_churn_on_a_file_and_on_the_database_agree(db: Database, tmp_path: Path)
                               "client", "--date-col", "when", "--amount-col", "paid",
                               "--threshold", "1", "-o", str(on_file)])  # fmt: skip
     assert bad.exit_code == 2
+
+
+def test_churn_on_a_file_with_any_customer_ids(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(150):
+        first, last, gap = (
+            int(rng.integers(0, 150)),
+            int(rng.integers(100, 500)),
+            int(rng.integers(5, 40)),
+        )
+        rows += [(f"cust-{i:03d}", (START + timedelta(days=d)).date().isoformat(), 10.0 + i)
+                 for d in range(first, min(last, 364), gap)]  # fmt: skip
+    source = tmp_path / "p.csv"
+    pd.DataFrame(rows, columns=["customer_id", "date", "amount"]).to_csv(source, index=False)
+    out = tmp_path / "risk.jsonl"
+    result = runner.invoke(app, ["analyze", "churn", "--transactions", str(source),
+                                 "--horizon-days", "45", "-o", str(out)])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    risks = pd.read_json(out, lines=True)
+    assert list(risks.columns) == ["customer_id", "churn_risk"]
+    assert set(risks["customer_id"]) == {r[0] for r in rows}
+    assert risks["churn_risk"].between(0, 1).all()
+    last = max(pd.Timestamp(r[1]) for r in rows)
+    assert json.loads(result.stdout)["test_cutoff"] == f"{last - timedelta(days=45):%Y-%m-%d}"

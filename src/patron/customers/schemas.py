@@ -146,8 +146,12 @@ class CustomerFilter(ListParams):
     )
     churn_risk_min: Score | None = Field(default=None, description="churn_risk at least this.")
     churn_risk_max: Score | None = Field(default=None, description="churn_risk at most this.")
-    clv_min: float | None = Field(default=None, description="clv at least this.")
-    clv_max: float | None = Field(default=None, description="clv at most this.")
+    clv_min: float | None = Field(
+        default=None, allow_inf_nan=False, description="clv at least this."
+    )
+    clv_max: float | None = Field(
+        default=None, allow_inf_nan=False, description="clv at most this."
+    )
     p_alive_min: Score | None = Field(default=None, description="p_alive at least this.")
     p_alive_max: Score | None = Field(default=None, description="p_alive at most this.")
     created_after: UTCDatetime | None = None

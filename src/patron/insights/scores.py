@@ -348,7 +348,7 @@ def _top(table: pd.DataFrame, by: str, names: tuple[str, ...]) -> list[dict[str,
         [by, "_id"], ascending=[False, True], kind="stable"
     )
     return [
-        {"customer_id": str(uuid.UUID(row["_id"])), **{name: float(row[name]) for name in names}}
+        {"customer_id": row["_id"], **{name: float(row[name]) for name in names}}
         for _, row in ordered.head(TOP).iterrows()
     ]
 
