@@ -206,6 +206,9 @@ def test_rules_segment_holds_exactly_the_matching_customers(admin: Caller, db: D
     expected = matching(everyone, median_clv)
     assert 0 < len(expected) < len(ids)
     assert _members(admin, segment["id"]) == expected
+    feed = admin.get("/api/v1/events?limit=100").json()["data"]
+    refreshed = [e for e in feed if e["type"] == "segment.members_refreshed"]
+    assert [e["data"] for e in refreshed] == [{"added": len(expected), "removed": 0}]
     # A campaign can target it.
     campaign = admin.post("/api/v1/campaigns", json={"name": "VIP", "segment_id": segment["id"]})
     assert campaign.status_code == 201, campaign.text

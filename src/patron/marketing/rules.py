@@ -25,10 +25,12 @@ from sqlalchemy.orm import Session
 
 from patron.customers.models import LIFECYCLE_STAGES, Customer
 from patron.errors import ValidationFailed
+from patron.events import service as events
 from patron.insights.models import CustomerInsight
 from patron.kit.clock import utcnow
 from patron.kit.ids import new_id
 from patron.marketing.models import Segment, SegmentMember
+from patron.security.permissions import Principal
 
 MAX_DEPTH = 4
 MAX_CONDITIONS = 50
@@ -163,8 +165,13 @@ def matching_customers(rules: dict[str, Any]) -> Any:
     )
 
 
-def materialise(session: Session, segment: Segment) -> tuple[int, int]:
-    """Make the segment's members exactly the customers its rule selects; (added, removed)."""
+def materialise(
+    session: Session, segment: Segment, principal: Principal | None = None
+) -> tuple[int, int]:
+    """Make the segment's members exactly the customers its rule selects; (added, removed).
+
+    A change is recorded as one ``segment.members_refreshed`` event (by ``principal``, else the
+    system) with the counts, not the ids: a refresh may move a million customers."""
     matching = matching_customers(segment.rules)
     removed = session.execute(
         delete(SegmentMember)
@@ -183,7 +190,14 @@ def materialise(session: Session, segment: Segment) -> tuple[int, int]:
     ]  # fmt: skip
     for start in range(0, len(rows), 5_000):
         session.execute(SegmentMember.__table__.insert(), rows[start : start + 5_000])
-    return len(rows), int(removed or 0)
+    removed = int(removed or 0)
+    if rows or removed:
+        events.record(
+            session, principal or Principal.system(), type="segment.members_refreshed",
+            entity="segment", entity_id=segment.id, changed=["members"],
+            data={"added": len(rows), "removed": removed},
+        )  # fmt: skip
+    return len(rows), removed
 
 
 def refresh_all(session: Session) -> dict[str, dict[str, int]]:

@@ -56,7 +56,7 @@ class SegmentService(CrudService[Segment]):
 
     def after_write(self, session: Session, principal: Principal, record: Segment) -> None:
         if record.source == "rules":
-            segment_rules.materialise(session, record)
+            segment_rules.materialise(session, record, principal)
 
     def update(
         self,
