@@ -1,4 +1,4 @@
-"""``patron analyze forecast``, ``churn`` and ``spend`` through Typer's CliRunner."""
+"""``patron analyze forecast`` and ``spend`` through Typer's CliRunner."""
 
 from __future__ import annotations
 
@@ -146,26 +146,6 @@ def test_forecast_usage_and_failure_exit_codes(
     assert exit_code == code
     assert message in " ".join(stderr.split())
     assert stdout == ""
-
-
-def test_churn_scores_every_customer_and_backtests(sample: Path, tmp_path: Path) -> None:
-    output = tmp_path / "churn.parquet"
-    code, stdout, stderr = run("churn", "--transactions", str(sample), *CDNOW_OPTIONS,
-                               "--output", str(output))  # fmt: skip
-    assert code == 0, stderr
-    report = report_of(stdout)
-    assert report["as_of"] == "1998-06-30"
-    backtest = report["backtest"]
-    assert (backtest["train_cutoff"], backtest["test_cutoff"]) == ("1998-01-01", "1998-04-01")
-    assert backtest["model"]["roc_auc"] > 0.7
-    assert backtest["baseline"]["roc_auc"] > 0.7
-    table = pd.read_parquet(output)
-    assert len(table) == report["n_customers"] == 2357
-    assert table["churn_risk"].between(0, 1).all()
-    assert int(table["at_risk"].sum()) == report["n_at_risk"]
-    # Customers who bought lately are at lower risk than those who stopped long ago.
-    recent = table["recency_days"] < 30
-    assert table.loc[recent, "churn_risk"].mean() < table.loc[~recent, "churn_risk"].mean()
 
 
 def test_spend_evaluates_both_models_and_predicts(sample: Path, tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import types
 
 import numpy as np
 import pandas as pd
@@ -201,25 +200,11 @@ def test_bad_input_gives_a_message_and_an_exit_code(
     assert result.stdout == ""
 
 
-def test_baskets_come_from_the_database_when_no_file_is_given(invoke, tmp_path, monkeypatch):
-    fake = types.ModuleType("patron.insights.data")
-    lines = [(n, item) for n, basket in enumerate(BASKETS) for item in basket]
-    fake.load_baskets_from_database = lambda: pd.DataFrame(lines, columns=["order_id", "item"])
-    monkeypatch.setitem(sys.modules, "patron.insights.data", fake)
-    out = tmp_path / "rules.csv"
-    result = invoke("rules", "--min-support", "0.4", "-o", out, "--json")
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["rules"] == 40
-
-
 def test_missing_database_loader_exits_1(invoke, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "patron.insights.data", None)  # import fails
     result = invoke("itemsets", "--min-support", "0.4", "-o", tmp_path / "i.csv")
     assert result.exit_code == 1
     assert "pass --baskets FILE" in _said(result.stderr)
-    result = invoke("segments", "-o", tmp_path / "s.csv")
-    assert result.exit_code == 1
-    assert "pass --transactions FILE" in _said(result.stderr)
 
 
 @pytest.fixture

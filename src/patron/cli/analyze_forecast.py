@@ -1,4 +1,4 @@
-"""``patron analyze forecast``, ``churn`` and ``spend``: sales forecast, churn risk and
+"""``patron analyze forecast`` and ``spend``: sales forecast and
 next-period spend from a file or the database.
 
 Like ``patron analyze clv`` (whose readers, cleaning, progress and writers they share): the
@@ -25,7 +25,6 @@ InputError = shared.InputError
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``patron analyze``."""
     app.command("forecast")(forecast)
-    app.command("churn")(churn)
     app.command("spend")(spend)
 
 
@@ -73,7 +72,7 @@ def _transactions(
         raise InputError("--no-header needs --columns to name the columns")
     step("Reading transactions")
     if transactions is None:
-        raw = _one_currency(shared._load_from_database(*columns))
+        raw = _one_currency(_load_from_database(*columns))
     else:
         raw = shared._read_transactions(transactions, sep=sep, header=header, names=column_names)
     frame, rejected = shared._clean(raw, *columns, date_format)
@@ -81,6 +80,16 @@ def _transactions(
     if frame.empty:
         raise InputError(f"no usable transactions ({rejected} rows rejected)", common.EXIT_DATA)
     return frame, rejected
+
+
+def _load_from_database(customer_col: str, date_col: str, amount_col: str) -> pd.DataFrame:
+    """The database's purchases, under the column names the other options use."""
+    from patron.insights.data import load_transactions_from_database
+
+    frame = load_transactions_from_database(settings=common.settings())
+    return frame.rename(
+        columns={"customer_id": customer_col, "ordered_at": date_col, "amount": amount_col}
+    )
 
 
 def _one_currency(raw: pd.DataFrame) -> pd.DataFrame:
@@ -273,111 +282,6 @@ def _small_on_one_thread(rows: int) -> Any:
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1 if rows < 1_000_000 else None, user_api="openmp")
-
-
-# ----- churn ---------------------------------------------------------------------------------
-def churn(
-    output: Output,
-    transactions: Transactions = None,
-    customer_col: CustomerCol = "customer_id",
-    date_col: DateCol = "date",
-    amount_col: AmountCol = "amount",
-    as_of: Annotated[
-        str | None, typer.Option(help="Score customers at this date (default: the last date).")
-    ] = None,
-    horizon_days: Annotated[
-        int, typer.Option(min=1, help="Churned = no purchase in this many days.")
-    ] = 90,
-    threshold: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Churn risk from which a customer counts.")
-    ] = 0.5,
-    sep: Sep = ",",
-    header: Header = True,
-    columns: Columns = None,
-    date_format: DateFormat = None,
-) -> None:
-    """Score each customer's churn risk; back-test the classifier against a recency rule."""
-    _handled(
-        _churn, output=output, transactions=transactions,
-        columns=(customer_col, date_col, amount_col), as_of=as_of, horizon_days=horizon_days,
-        threshold=threshold, sep=sep, header=header, names=columns, date_format=date_format,
-    )  # fmt: skip
-
-
-def _churn(
-    *,
-    output: Path,
-    transactions: Path | None,
-    columns: tuple[str, str, str],
-    as_of: str | None,
-    horizon_days: int,
-    threshold: float,
-    sep: str,
-    header: bool,
-    names: str | None,
-    date_format: str | None,
-) -> None:
-    import pandas as pd
-
-    from patron.analytics import churn as models
-
-    score_date = shared._parse_date(as_of, "--as-of") if as_of else None
-    with shared._progress() as step:
-        frame, rejected = _transactions(
-            step, output=output, transactions=transactions, columns=columns, sep=sep,
-            header=header, names=names, date_format=date_format,
-        )  # fmt: skip
-        customer_col, date_col, amount_col = columns
-        score_date = score_date or frame[date_col].max().normalize()
-        window = pd.Timedelta(days=horizon_days)
-        # Labels need a full window after the cutoff: train one window before the scoring
-        # date, and back-test one window earlier still.
-        train_cutoff, test_cutoff = score_date - 2 * window, score_date - window
-        if frame[date_col].min() > train_cutoff:
-            raise InputError(
-                f"the history is too short: it must start before {train_cutoff:%Y-%m-%d} "
-                "(two --horizon-days before --as-of)"
-            )
-        step("Back-testing the churn model")
-        kwargs = {"customer_col": customer_col, "date_col": date_col, "amount_col": amount_col}
-        try:
-            with _small_on_one_thread(len(frame)):
-                backtest = models.churn_backtest(
-                    frame, **kwargs, train_cutoff=train_cutoff, test_cutoff=test_cutoff,
-                    horizon_days=horizon_days,
-                )  # fmt: skip
-                step("Scoring customers")
-                x_train, y_train = models.churn_dataset(
-                    frame, **kwargs, cutoff=test_cutoff, horizon_days=horizon_days
-                )
-                model = models.ChurnClassifier().fit(x_train, y_train)
-                x_now, _ = models.churn_dataset(
-                    frame, **kwargs, cutoff=score_date, horizon_days=horizon_days
-                )
-                risk = model.predict_proba(x_now)
-        except ValueError as exc:
-            raise InputError(f"cannot fit the churn model: {exc}", common.EXIT_FAILURE) from None
-        table = x_now.reset_index().assign(churn_risk=risk, at_risk=(risk >= threshold))
-        step("Writing results")
-        shared._write(table, output)
-    for part in ("model", "baseline"):
-        backtest[part] = {
-            k: shared._finite_or_none(v) if isinstance(v, float) else v
-            for k, v in backtest[part].items()
-        }
-    report = {
-        "as_of": f"{score_date:%Y-%m-%d}",
-        "horizon_days": horizon_days,
-        "threshold": threshold,
-        "n_customers": len(table),
-        "n_at_risk": int(table["at_risk"].sum()),
-        "mean_churn_risk": float(risk.mean()),
-        "backtest": backtest,
-        **_currency(frame),
-        "rows_rejected": rejected,
-        "output": str(output),
-    }
-    _finish(report, rejected)
 
 
 # ----- spend ---------------------------------------------------------------------------------

@@ -150,13 +150,14 @@ def _run(
         raise InputError("--no-header needs --columns to name the columns")
     cal_end = _parse_date(calibration_end, "--calibration-end") if calibration_end else None
     obs_end = _parse_date(observation_end, "--observation-end") if observation_end else None
+    if transactions is None:
+        _clv_in_database(output, customer_col, cal_end, obs_end, time_unit, horizon, period,
+                         discount_rate, penalizer)  # fmt: skip
+        return
 
     with _progress() as step:
         step("Reading transactions")
-        if transactions is None:
-            raw = _load_from_database(customer_col, date_col, amount_col)
-        else:
-            raw = _read_transactions(transactions, sep=sep, header=header, names=names)
+        raw = _read_transactions(transactions, sep=sep, header=header, names=names)
         frame, rejected = _clean(raw, customer_col, date_col, amount_col, date_format)
         if frame.empty:
             raise InputError(f"no usable transactions ({rejected} rows rejected)", common.EXIT_DATA)
@@ -310,14 +311,60 @@ def _parse_date(value: str, option: str) -> pd.Timestamp:
     return stamp.normalize()
 
 
-def _load_from_database(customer_col: str, date_col: str, amount_col: str) -> pd.DataFrame:
-    """The database's purchases, under the column names the other options use."""
-    from patron.insights.data import load_transactions_from_database
+def _clv_in_database(
+    output: Path, customer_col: str, cal_end: pd.Timestamp | None, obs_end: pd.Timestamp | None,
+    time_unit: TimeUnitChoice, horizon: int, period: TimeUnitChoice, discount_rate: float,
+    penalizer: float,
+) -> None:  # fmt: skip
+    """A clv run on the database's purchases, stored and applied (the scores land on the
+    customers), then written and reported as from a file.
 
-    frame = load_transactions_from_database(settings=common.settings())
-    return frame.rename(
-        columns={"customer_id": customer_col, "ordered_at": date_col, "amount": amount_col}
-    )
+    With ``--observation-end`` the scores are as of that day, and the run's holdout check fits
+    to ``--calibration-end`` and compares with the purchases made up to ``--observation-end``.
+    """
+    from patron.cli.analysis_runs import run_in_database
+
+    parameters: dict[str, Any] = {
+        "time_unit": time_unit.value, "horizon": horizon, "period": period.value,
+        "discount_rate": discount_rate, "penalizer": penalizer,
+    }  # fmt: skip
+    if obs_end is not None:
+        if cal_end is None or obs_end <= cal_end:
+            raise InputError("--observation-end needs an earlier --calibration-end")
+        parameters["calibration_end"] = f"{obs_end:%Y-%m-%d}"
+        parameters["holdout_days"] = (obs_end - cal_end).days
+    elif cal_end is not None:
+        parameters["calibration_end"] = f"{cal_end:%Y-%m-%d}"
+    run_id, outcome = run_in_database("clv", parameters)
+    result = outcome.table.rename_axis(customer_col).reset_index()
+    _write(result, output)
+    metrics = outcome.metrics
+    holdout = metrics.get("holdout", {})
+    report: dict[str, Any] = {
+        **{key: metrics[key] for key in ("r", "alpha", "a", "b", "p", "q", "gamma")},
+        "log_likelihood": metrics["log_likelihood"],
+        "gamma_gamma_log_likelihood": metrics["gamma_gamma_log_likelihood"],
+        "n_customers": metrics["n_customers"],
+        "n_repeat_buyers": metrics["n_repeat_buyers"],
+        "frequency_monetary_correlation": _finite_or_none(
+            metrics["frequency_monetary_correlation"]
+        ),
+        "frequency_monetary_warning": metrics["frequency_monetary_warning"],
+        "converged": metrics["converged"],
+        "time_unit": time_unit.value,
+        "calibration_end": metrics["calibration_end"],
+        "horizon": horizon,
+        "period": period.value,
+        "discount_rate": discount_rate,
+        "total_clv": float(result["clv"].sum()),
+        "run_id": str(run_id),
+        "output": str(output),
+    }
+    if "actual_purchases" in holdout:
+        report |= {"holdout_calibration_end": holdout["calibration_end"],
+                   "holdout_actual": holdout["actual_purchases"],
+                   "holdout_expected": holdout["expected_purchases"]}  # fmt: skip
+    common.print_json(report)
 
 
 def _read_transactions(

@@ -142,16 +142,6 @@ def _database_baskets() -> Any:
         return load_baskets_from_database()
 
 
-def _database_transactions() -> Any:
-    """The database's orders as transactions, read by the insights layer."""
-    try:
-        from patron.insights.data import load_transactions_from_database
-    except ImportError as exc:
-        _fail(f"cannot read transactions from the database ({exc}); pass --transactions FILE", 1)
-    with common.handled_errors():
-        return load_transactions_from_database()
-
-
 def _write(frame: pd.DataFrame, output: Path, set_columns: tuple[str, ...] = ()) -> None:
     from patron.analytics._io import write_table
 
@@ -243,6 +233,9 @@ def _itemsets(
             max_len=max_len,
         )
     )
+    if baskets is None and thresholds is not None:
+        _rules_in_database(support, thresholds, max_len, output, json_output, started)
+        return
     with _progress() as progress:
         with _step(progress, "Reading baskets"):
             data = _load_baskets(baskets, fmt, sep)
@@ -332,6 +325,40 @@ def rules(
     )
 
 
+def _rules_in_database(
+    support: float | int, thresholds: dict[str, float | None], max_len: int | None,
+    output: Path, json_output: bool, started: float,
+) -> None:  # fmt: skip
+    """A rules run on the database's order lines, stored (recommendations use it), then written
+    and summarised as from a file."""
+    from patron.analytics.rules import min_support_count
+    from patron.cli.analysis_runs import run_in_database
+
+    parameters = {"min_support": support, "min_confidence": thresholds["min_confidence"] or 0.0,
+                  "min_lift": thresholds["min_lift"], "max_len": max_len}  # fmt: skip
+    run_id, outcome = run_in_database("rules", parameters)
+    with _progress() as progress, _step(progress, f"Writing {output.name}"):
+        _write(outcome.rules, output, ("antecedents", "consequents"))
+    summary: dict[str, Any] = {
+        "command": "rules", "baskets": outcome.n_baskets, "items": outcome.n_items,
+        "min_support": support, "min_count": min_support_count(support, outcome.n_baskets),
+        "max_len": max_len, "itemsets": outcome.n_itemsets, **thresholds,
+        "rules": len(outcome.rules), "output": str(output),
+        "seconds": round(time.perf_counter() - started, 3), "run_id": str(run_id),
+    }  # fmt: skip
+    if json_output:
+        common.print_json(summary)
+        return
+    common.stdout.print(
+        f"{outcome.n_baskets:,} baskets, {outcome.n_items:,} items, min support {support}: "
+        f"{outcome.n_itemsets:,} frequent itemsets, {len(outcome.rules):,} rules → "
+        f"{escape(str(output))}; stored as analysis run {run_id}",
+        highlight=False,
+    )
+    if len(outcome.rules):
+        common.stdout.print(_rule_table(outcome.rules))
+
+
 def _parse_k(text: str) -> int | None:
     if text.strip().lower() == "auto":
         return None
@@ -411,7 +438,7 @@ def segments(
     """RFM segments: k-means on recency, frequency and monetary value, each segment named."""
     import pandas as pd
 
-    from patron.analytics._io import json_value, read_table
+    from patron.analytics._io import read_table
     from patron.analytics.rfm import rfm
     from patron.analytics.segmentation import RFMSegmenter
 
@@ -419,12 +446,17 @@ def segments(
     day = _parse_as_of(as_of)
     _check_output(output)
     started = time.perf_counter()
+    if transactions is None:
+        run_id, (result, summary, k_found, silhouette) = _segments_in_database(
+            clusters, random_state, day
+        )
+        with _progress() as progress, _step(progress, f"Writing {output.name}"):
+            _write(result, output)
+        _segments_report(summary, result, k_found, silhouette, output, started, json_output, run_id)
+        return
     with _progress() as progress:
         with _step(progress, "Reading transactions"):
-            if transactions is None:
-                frame = _database_transactions()
-            else:
-                frame = _read(transactions, "transactions", lambda: read_table(transactions))
+            frame = _read(transactions, "transactions", lambda: read_table(transactions))
         if order_col is None and "order_id" in frame.columns:
             order_col = "order_id"
         with _step(progress, "Segmenting customers"):
@@ -452,15 +484,57 @@ def segments(
         )
         with _step(progress, f"Writing {output.name}"):
             _write(result, output)
-    summary = segmenter.segments_
+    _segments_report(
+        segmenter.segments_, result, segmenter.k_, segmenter.silhouette_, output, started,
+        json_output,
+    )  # fmt: skip
+
+
+def _segments_in_database(
+    k: int | None, random_state: int, as_of: dt.date | None
+) -> tuple[str, tuple[pd.DataFrame, pd.DataFrame, int, float]]:
+    """A segmentation run on the database, stored and applied; its id, and its rows as the file
+    has them."""
+    import uuid
+
+    import pandas as pd
+
+    from patron.cli.analysis_runs import run_in_database
+
+    parameters: dict[str, Any] = {"k": "auto" if k is None else k, "random_state": random_state}
+    if as_of is not None:
+        parameters["as_of"] = as_of.isoformat()
+    run_id, outcome = run_in_database("segmentation", parameters)
+    table, names = (
+        outcome.table,
+        dict(zip(outcome.segments["segment"], outcome.segments["name"], strict=True)),
+    )
+    result = pd.DataFrame(
+        {
+            "customer": [str(uuid.UUID(str(c))) for c in table.index],
+            "recency": table["recency"].to_numpy(),
+            "frequency": table["frequency"].to_numpy(),
+            "monetary": table["monetary_total"].to_numpy(),
+            "segment": outcome.labels,
+            "segment_name": [names[s] for s in outcome.labels],
+        }
+    )
+    return str(run_id), (result, outcome.segments, len(outcome.segments), outcome.silhouette)
+
+
+def _segments_report(
+    summary: pd.DataFrame, result: pd.DataFrame, k: int, silhouette: float, output: Path,
+    started: float, json_output: bool, run_id: str | None = None,
+) -> None:  # fmt: skip
+    from patron.analytics._io import json_value
+
     if json_output:
         common.stderr.print(_segment_table(summary))
-        silhouette = segmenter.silhouette_
         common.print_json(
             {
                 "command": "segments",
                 "customers": len(result),
-                "k": segmenter.k_,
+                "k": k,
                 "silhouette": None if math.isnan(silhouette) else round(silhouette, 6),
                 "segments": [
                     {key: json_value(value) for key, value in record.items()}
@@ -468,11 +542,14 @@ def segments(
                 ],
                 "output": str(output),
                 "seconds": round(time.perf_counter() - started, 3),
+                **({"run_id": run_id} if run_id else {}),
             }
         )
         return
     common.stdout.print(_segment_table(summary))
     common.stdout.print(f"{len(result):,} customers → {escape(str(output))}", highlight=False)
+    if run_id:
+        common.stdout.print(f"Stored and applied as analysis run {run_id}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from patron.db.base import Base, RecordMixin
 from patron.db.types import JSONType, UTCDateTime
@@ -62,3 +62,11 @@ class Customer(RecordMixin, Base):
     )
     # Set when the customer's personal data was erased (GDPR art. 17); the row keeps the accounts.
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the analyses say about the customer (segment, RFM, scores); read-only from here, and
+    # loaded only where asked for (the customer resource's reads do).
+    insight: Mapped[CustomerInsight | None] = relationship(
+        "CustomerInsight", uselist=False, viewonly=True, lazy="raise"
+    )
+
+
+from patron.insights.models import CustomerInsight  # noqa: E402 - registers the related class

@@ -69,6 +69,15 @@ EDIT_FIELDS = tuple(f for f in CustomerEditForm.model_fields if f not in ("csrf_
 REQUIRED_FIELDS = ("name", "kind", "lifecycle_stage")
 
 
+ScoreQuery = Annotated[str | None, Query(max_length=30)]
+# The score filters on the list page: (parameter, label), lower bound then upper bound.
+SCORE_FILTERS = (
+    ("churn_risk_min", "Churn risk from"), ("churn_risk_max", "Churn risk to"),
+    ("clv_min", "CLV from"), ("clv_max", "CLV to"),
+    ("p_alive_min", "P(alive) from"), ("p_alive_max", "P(alive) to"),
+)  # fmt: skip
+
+
 @router.get("/customers", response_class=HTMLResponse)
 def customer_list(
     request: Request,
@@ -79,15 +88,27 @@ def customer_list(
     country: Annotated[str | None, Query(max_length=2)] = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
     segment_id: Annotated[str | None, Query(max_length=40)] = None,
+    churn_risk_min: ScoreQuery = None,
+    churn_risk_max: ScoreQuery = None,
+    clv_min: ScoreQuery = None,
+    clv_max: ScoreQuery = None,
+    p_alive_min: ScoreQuery = None,
+    p_alive_max: ScoreQuery = None,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
     sort: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
+    scores = {
+        "churn_risk_min": churn_risk_min, "churn_risk_max": churn_risk_max,
+        "clv_min": clv_min, "clv_max": clv_max,
+        "p_alive_min": p_alive_min, "p_alive_max": p_alive_max,
+    }  # fmt: skip
     raw = {
         "q": q or None,
         "lifecycle_stage": lifecycle_stage or None,
         "country": country or None,
         "tag": tag or None,
         "segment_id": segment_id or None,
+        **{name: (value or "").strip() or None for name, value in scores.items()},
         "cursor": cursor or None,
         "sort": sort or "name",
         "limit": 25,
@@ -119,8 +140,9 @@ def customer_list(
             "lifecycle_stages": LIFECYCLE,
             "first_page": not cursor,
             "filtered": any(
-                raw[k] for k in ("q", "lifecycle_stage", "country", "tag", "segment_id")
+                raw[k] for k in ("q", "lifecycle_stage", "country", "tag", "segment_id", *scores)
             ),
+            "score_filters": SCORE_FILTERS,
             "insights": insights.insights_for(session, principal, [c.id for c in page.items]),
             "segment_choices": _segment_choices(session, principal),
             "live_after": events.last_position(session),

@@ -12,6 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from patron.customers.models import Customer
 from patron.db.sql import json_array_contains
+from patron.insights.models import CustomerInsight
 from patron.marketing.models import Campaign, CampaignMember, SegmentMember
 from patron.sales.models import PipelineStage
 from patron.security.models import User
@@ -75,6 +76,7 @@ def apply_filters(statement: Select[Any], filters: Any) -> Select[Any]:
     if getattr(filters, "audience_of", None) is not None:
         statement = statement.where(Customer.id.in_(audience_ids(filters.audience_of)))
         statement = statement.where(reachable_for_marketing())
+    statement = _score_filters(statement, filters)
     if filters.created_after:
         statement = statement.where(Customer.created_at >= filters.created_after)
     if filters.created_before:
@@ -103,6 +105,28 @@ def unreachable_among(session: Session, customer_ids: list[uuid.UUID]) -> set[uu
     """Those of ``customer_ids`` that opted out of marketing or were erased."""
     statement = select(Customer.id).where(Customer.id.in_(customer_ids), ~reachable_for_marketing())
     return set(session.scalars(statement))
+
+
+SCORE_FILTERS = {
+    "churn_risk": CustomerInsight.churn_risk,
+    "clv": CustomerInsight.clv,
+    "p_alive": CustomerInsight.p_alive,
+}
+
+
+def _score_filters(statement: Select[Any], filters: Any) -> Select[Any]:
+    """``<score>_min`` / ``<score>_max``: customers whose score lies in the range (bounds
+    included); a customer without the score is left out."""
+    conditions = []
+    for name, column in SCORE_FILTERS.items():
+        low, high = getattr(filters, f"{name}_min", None), getattr(filters, f"{name}_max", None)
+        if low is not None:
+            conditions.append(column >= low)
+        if high is not None:
+            conditions.append(column <= high)
+    if not conditions:
+        return statement
+    return statement.where(Customer.id.in_(select(CustomerInsight.customer_id).where(*conditions)))
 
 
 def visible_among(

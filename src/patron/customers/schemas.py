@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import EmailStr, Field, StringConstraints, field_validator
+from pydantic import EmailStr, Field, StringConstraints, field_validator, model_validator
 
 from patron.types import (
     CountryCode,
@@ -19,6 +19,9 @@ from patron.types import (
 Kind = Literal["person", "company"]
 LifecycleStage = Literal["lead", "prospect", "customer", "churned", "other"]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Score = Annotated[float, Field(ge=0, le=1)]
+#: What a customer's read carries from its insight (segment and scores).
+INSIGHT_FIELDS = ("segment_name", "p_alive", "expected_purchases", "clv", "churn_risk")
 Line = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Phone = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^[0-9+()\-./ x]*$")
@@ -114,6 +117,24 @@ class CustomerRead(RecordRead):
     consent_source: str | None
     erased_at: datetime | None
     merged_into_id: uuid.UUID | None
+    segment_name: str | None = Field(default=None, description="From the latest segmentation.")
+    p_alive: float | None = Field(default=None, description="P(alive), latest clv run.")
+    expected_purchases: float | None = Field(
+        default=None, description="Purchases expected over the clv run's horizon."
+    )
+    clv: float | None = Field(default=None, description="Lifetime value, latest clv run.")
+    churn_risk: float | None = Field(default=None, description="P(churn), latest churn run.")
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _with_insight(cls, data: Any, handler: Any) -> Any:
+        """Segment and scores from the customer's insight, when it was loaded with it."""
+        read = handler(data)
+        insight = None if isinstance(data, dict) else vars(data).get("insight")
+        if insight is not None:
+            for name in INSIGHT_FIELDS:
+                setattr(read, name, getattr(insight, name))
+        return read
 
 
 class CustomerFilter(ListParams):
@@ -128,6 +149,16 @@ class CustomerFilter(ListParams):
     segment_id: uuid.UUID | None = Field(
         default=None, description="Members of this segment (an analysis segment or a manual one)."
     )
+    churn_risk_min: Score | None = Field(default=None, description="churn_risk at least this.")
+    churn_risk_max: Score | None = Field(default=None, description="churn_risk at most this.")
+    clv_min: float | None = Field(
+        default=None, allow_inf_nan=False, description="clv at least this."
+    )
+    clv_max: float | None = Field(
+        default=None, allow_inf_nan=False, description="clv at most this."
+    )
+    p_alive_min: Score | None = Field(default=None, description="p_alive at least this.")
+    p_alive_max: Score | None = Field(default=None, description="p_alive at most this.")
     created_after: UTCDatetime | None = None
     created_before: UTCDatetime | None = None
     marketing_consent: Literal["opted_in", "opted_out", "unknown"] | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from patron.crud.repository import Resource
 from patron.crud.service import CrudService
@@ -29,6 +29,7 @@ class CustomerService(CrudService[Customer]):
         },
         scope=repository.customer_scope,
         apply_filters=repository.apply_filters,
+        load_options=(selectinload(Customer.insight),),
     )
     read_schema = CustomerRead
     not_found_message = "No such customer."

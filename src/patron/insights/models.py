@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from patron.db.base import Base, IdMixin, RecordMixin
 from patron.db.types import JSONType, UTCDateTime
 
-RUN_KINDS = ("segmentation", "rules", "forecast")
+RUN_KINDS = ("segmentation", "rules", "clv", "churn", "forecast")
 RUN_STATUSES = ("pending", "running", "succeeded", "failed")
 
 
@@ -38,7 +38,9 @@ class AnalysisRun(RecordMixin, Base):
 
 
 class CustomerInsight(RecordMixin, Base):
-    """What the latest analyses say about one customer (its segment and RFM profile)."""
+    """What the latest analyses say about one customer: its segment and RFM profile, and its
+    scores (lifetime value from the latest ``clv`` run, churn risk from the latest ``churn``
+    run)."""
 
     __tablename__ = "customer_insight"
 
@@ -54,6 +56,16 @@ class CustomerInsight(RecordMixin, Base):
     monetary: Mapped[float | None] = mapped_column(Float)
     rfm_score: Mapped[str | None] = mapped_column(String(3))
     segmentation_run_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("analysis_run.id", ondelete="SET NULL")
+    )
+    p_alive: Mapped[float | None] = mapped_column(Float, index=True)
+    expected_purchases: Mapped[float | None] = mapped_column(Float)
+    clv: Mapped[float | None] = mapped_column(Float, index=True)
+    clv_run_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("analysis_run.id", ondelete="SET NULL")
+    )
+    churn_risk: Mapped[float | None] = mapped_column(Float, index=True)
+    churn_run_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("analysis_run.id", ondelete="SET NULL")
     )
 

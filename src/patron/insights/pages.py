@@ -56,6 +56,11 @@ FIELD_LABELS = {
     "min_confidence": "Minimum confidence",
     "min_lift": "Minimum lift",
     "max_len": "Largest itemset",
+    "horizon": "Horizon (months)",
+    "discount_rate": "Discount rate per month",
+    "holdout_days": "Days held out to check",
+    "horizon_days": "Churned after (days)",
+    "threshold": "Risk threshold",
     "name": "Campaign name",
     "channel": "Channel",
     "kind": "Kind",
@@ -97,6 +102,11 @@ class RunForm(BaseModel):
     min_confidence: str = Field(default="", max_length=30)
     min_lift: str = Field(default="", max_length=30)
     max_len: str = Field(default="", max_length=10)
+    horizon: str = Field(default="", max_length=10)
+    discount_rate: str = Field(default="", max_length=30)
+    holdout_days: str = Field(default="", max_length=10)
+    horizon_days: str = Field(default="", max_length=10)
+    threshold: str = Field(default="", max_length=30)
 
 
 @router.get("/analyses", response_class=HTMLResponse)
@@ -292,15 +302,22 @@ def rule_list(
 
 
 # ----- helpers ---------------------------------------------------------------------------------
+# The parameters each start form sends (segmentation's k is handled on its own).
+FORM_PARAMETERS = {
+    "rules": ("min_support", "min_confidence", "min_lift", "max_len"),
+    "clv": ("horizon", "discount_rate", "holdout_days"),
+    "churn": ("horizon_days", "threshold"),
+}
+
+
 def _run_create(form: RunForm) -> RunCreate:
     if form.kind == "segmentation":
         k = form.k.strip() or "auto"
         parameters: dict[str, Any] = {"k": k}
     else:
+        names = FORM_PARAMETERS.get(form.kind, ())
         parameters = {
-            name: getattr(form, name).strip()
-            for name in ("min_support", "min_confidence", "min_lift", "max_len")
-            if getattr(form, name).strip()
+            name: getattr(form, name).strip() for name in names if getattr(form, name).strip()
         }
     return RunCreate.model_validate({"kind": form.kind, "parameters": parameters})
 

@@ -24,10 +24,18 @@ from patron.crud.service import CrudService
 from patron.db.engine import Database
 from patron.errors import ValidationFailed
 from patron.events import service as events
-from patron.insights import apply, data, forecast, repository
+from patron.insights import apply, data, forecast, repository, scores
 from patron.insights.models import AnalysisRun, AssociationRule, CustomerInsight
-from patron.insights.schemas import RulesParameters, RunCreate, RunRead, SegmentationParameters
+from patron.insights.schemas import (
+    ChurnParameters,
+    ClvParameters,
+    RulesParameters,
+    RunCreate,
+    RunRead,
+    SegmentationParameters,
+)
 from patron.kit.clock import utcnow
+from patron.marketing import rules as segment_rules
 from patron.security.permissions import Action, Principal
 from patron.worker import queue
 
@@ -36,6 +44,8 @@ PARAMETERS: dict[str, type[BaseModel]] = {
     "segmentation": SegmentationParameters,
     "rules": RulesParameters,
     "forecast": forecast.ForecastParameters,
+    "clv": ClvParameters,
+    "churn": ChurnParameters,
 }
 
 
@@ -58,7 +68,10 @@ class AnalysisRunService(CrudService[AnalysisRun]):
     read_schema = RunRead
     not_found_message = "No such analysis run."
 
-    def start(self, session: Session, principal: Principal, data: RunCreate) -> AnalysisRun:
+    def start(
+        self, session: Session, principal: Principal, data: RunCreate, *, background: bool = True
+    ) -> AnalysisRun:
+        """A ``pending`` run; with ``background`` a job too, for a worker to run it."""
         principal.require("analysis_runs", Action.CREATE)
         try:
             parameters = PARAMETERS[data.kind].model_validate(data.parameters)
@@ -79,9 +92,10 @@ class AnalysisRunService(CrudService[AnalysisRun]):
         )
         session.add(run)
         session.flush()
-        job = queue.enqueue(session, JOB_KIND, {"run_id": str(run.id)}, max_attempts=1)
-        run.job_id = job.id
-        session.flush()
+        if background:
+            job = queue.enqueue(session, JOB_KIND, {"run_id": str(run.id)}, max_attempts=1)
+            run.job_id = job.id
+            session.flush()
         events.record(
             session, principal, type="analysis_run.created", entity="analysis_run",
             entity_id=run.id, changed=["kind", "parameters"],
@@ -108,13 +122,26 @@ def fingerprint(frame: pd.DataFrame, parameters: dict[str, Any]) -> str:
 Report = Callable[[float, str | None], None]
 
 
-def execute(database: Database, run_id: uuid.UUID, report: Report) -> None:
-    """Run one analysis to the end. Raises after recording the failure on the run."""
+def run_in_process(
+    database: Database, principal: Principal, data: RunCreate, report: Report
+) -> tuple[uuid.UUID, apply.Outcome]:
+    """Start a run and execute it here and now (the command line does): stored and applied
+    like a run from the API, in its own transactions. Raises if it fails (recorded on it)."""
+    with database.unit_of_work() as session:
+        run_id = runs.start(session, principal, data, background=False).id
+    outcome = execute(database, run_id, report)
+    assert outcome is not None
+    return run_id, outcome
+
+
+def execute(database: Database, run_id: uuid.UUID, report: Report) -> apply.Outcome | None:
+    """Run one analysis to the end and return what it found (None if it had already ended).
+    Raises after recording the failure on the run."""
     system = Principal.system()
     with database.unit_of_work() as session:
         run = session.get(AnalysisRun, run_id)
         if run is None or run.status in ("succeeded", "failed"):
-            return  # already done: jobs may be delivered twice
+            return None  # already done: jobs may be delivered twice
         run.status = "running"
         run.started_at = utcnow()
         kind, parameters = run.kind, dict(run.parameters)
@@ -132,6 +159,8 @@ def execute(database: Database, run_id: uuid.UUID, report: Report) -> None:
             outcome = _rules(database, system, parameters, progress)
         elif kind == "forecast":
             outcome = forecast.run(database, system, parameters, progress)
+        elif kind in scores.KINDS:
+            outcome = scores.compute(database, system, kind, parameters, progress)
         else:
             raise ValueError(f"Unknown analysis kind {kind!r}.")
         progress(0.8, "storing results")
@@ -139,6 +168,8 @@ def execute(database: Database, run_id: uuid.UUID, report: Report) -> None:
             run = session.get(AnalysisRun, run_id)
             assert run is not None
             outcome.store(session, run)
+            if kind == "segmentation":  # rules on the segment name follow the new segments
+                segment_rules.refresh_all(session)
             run.status = "succeeded"
             run.progress = 1.0
             run.finished_at = utcnow()
@@ -161,6 +192,7 @@ def execute(database: Database, run_id: uuid.UUID, report: Report) -> None:
                     entity_id=run.id, changed=["status", "error"], data={"error": run.error},
                 )  # fmt: skip
         raise
+    return outcome
 
 
 def _segmentation(

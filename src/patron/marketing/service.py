@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from patron.crud import repository as crud_repository
@@ -12,9 +13,10 @@ from patron.crud.repository import Page, Resource
 from patron.crud.service import CrudService
 from patron.customers import service as customers_service
 from patron.customers.schemas import CustomerFilter
-from patron.errors import NotFound, ValidationFailed
+from patron.errors import Conflict, NotFound, ValidationFailed
 from patron.events import service as events
 from patron.marketing import repository
+from patron.marketing import rules as segment_rules
 from patron.marketing.models import Campaign, CampaignMember, Segment, SegmentMember
 from patron.marketing.schemas import CampaignRead, SegmentRead
 from patron.security.permissions import Action, Principal
@@ -32,6 +34,45 @@ class SegmentService(CrudService[Segment]):
     read_schema = SegmentRead
     not_found_message = "No such segment."
     member_model = SegmentMember
+
+    def prepare_create(
+        self, session: Session, principal: Principal, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A segment with a condition group in ``rules`` is a rules segment (members computed)."""
+        if segment_rules.is_rule(values.get("rules")):
+            segment_rules.validate(values["rules"])
+            values["source"] = "rules"
+        return values
+
+    def prepare_update(
+        self, session: Session, principal: Principal, record: Segment, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        if "rules" in values and record.source != "analysis":
+            if segment_rules.is_rule(values["rules"]):
+                segment_rules.validate(values["rules"])
+                values["source"] = "rules"
+            elif record.source == "rules":
+                values["source"] = "manual"  # the rule is gone; the members stay, by hand now
+        return values
+
+    def after_write(self, session: Session, principal: Principal, record: Segment) -> None:
+        if record.source == "rules":
+            segment_rules.materialise(session, record, principal)
+
+    def update(
+        self,
+        session: Session,
+        principal: Principal,
+        record_id: uuid.UUID,
+        data: BaseModel,
+        *,
+        expected_version: int | None = None,
+    ) -> Segment:
+        record = super().update(
+            session, principal, record_id, data, expected_version=expected_version
+        )
+        self.after_write(session, principal, record)
+        return record
 
 
 class CampaignService(CrudService[Campaign]):
@@ -76,6 +117,14 @@ MemberModel = type[CampaignMember] | type[SegmentMember]
 
 def _parent(service: SegmentService | CampaignService) -> tuple[str, MemberModel]:
     return service.resource.event_name, service.member_model
+
+
+def _refuse_rules_segment(parent: Any) -> None:
+    if isinstance(parent, Segment) and parent.source == "rules":
+        raise Conflict(
+            "The members of a rules segment follow its rule; change the rule instead.",
+            code="rules_segment_members",
+        )
 
 
 def list_members(
@@ -128,7 +177,7 @@ def add_members(
     """Add customers; a campaign leaves out those who opted out of marketing (or were erased).
     Returns (added, already members, left out for consent)."""
     principal.require(service.resource.entity, Action.UPDATE)
-    service.get(session, principal, parent_id)
+    _refuse_rules_segment(service.get(session, principal, parent_id))
     name, model = _parent(service)
     wanted = list(dict.fromkeys(customer_ids))
     visible = customers_service.visible_among(session, principal, wanted)
@@ -176,7 +225,7 @@ def remove_member(
     customer_id: uuid.UUID,
 ) -> None:
     principal.require(service.resource.entity, Action.UPDATE)
-    service.get(session, principal, parent_id)
+    _refuse_rules_segment(service.get(session, principal, parent_id))
     name, model = _parent(service)
     result = session.execute(repository.remove_member(model, parent_id, customer_id))
     if not result.rowcount:  # type: ignore[attr-defined]
