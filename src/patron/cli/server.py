@@ -123,13 +123,14 @@ def worker(
         bool, typer.Option("--once", help="Run the jobs that are ready, then stop.")
     ] = False,
 ) -> None:
-    """Run background jobs (analysis runs, …). Run several beside the API in production."""
+    """Run background jobs (analysis runs, webhook deliveries, …). Run several beside the API."""
     from patron.db.engine import Database
     from patron.worker.runner import Worker
 
-    db = Database(settings().resolved_database_url)
+    config = settings()
+    db = Database(config.resolved_database_url)
     db.check()
-    runner = Worker(db)
+    runner = Worker(db, settings=config)
     if once:
         done = runner.run_until_idle()
         stderr.print(f"Ran {done} job(s).")

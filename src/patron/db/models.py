@@ -5,6 +5,13 @@ from patron.customers.models import Customer
 from patron.db.base import Base
 from patron.events.models import Event
 from patron.insights.models import AnalysisRun, AssociationRule, CustomerInsight
+from patron.integration.webhooks_models import (
+    WebhookAttempt,
+    WebhookCursor,
+    WebhookDelivery,
+    WebhookNotice,
+    WebhookSubscription,
+)
 from patron.marketing.models import Campaign, CampaignMember, Segment, SegmentMember
 from patron.sales.models import Deal, Order, OrderLine, PipelineStage, Product, SalesTarget
 from patron.security.models import ApiKey, Team, User, UserSession
@@ -37,4 +44,9 @@ __all__ = [
     "Ticket",
     "User",
     "UserSession",
+    "WebhookAttempt",
+    "WebhookCursor",
+    "WebhookDelivery",
+    "WebhookNotice",
+    "WebhookSubscription",
 ]

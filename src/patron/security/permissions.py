@@ -46,6 +46,7 @@ ENTITIES = (
     "api_keys",
     "events",
     "analysis_runs",
+    "webhooks",
 )
 
 R, C, U, D = Action.READ, Action.CREATE, Action.UPDATE, Action.DELETE

@@ -70,6 +70,7 @@ def api_router() -> APIRouter:
     from patron.events.api import router as events
     from patron.insights.api import router as insights
     from patron.integration.api import router as integration
+    from patron.integration.webhooks_api import router as webhooks
     from patron.marketing.api import router as marketing
     from patron.sales.api import router as sales
     from patron.security.api import router as security
@@ -79,6 +80,7 @@ def api_router() -> APIRouter:
     for part in (customers, sales, service, activities, marketing, security, events, insights):
         router.include_router(part)
     router.include_router(integration)
+    router.include_router(webhooks)
     return router
 
 
@@ -92,7 +94,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         if settings.runs_worker_in_process:
             from patron.worker.runner import Worker
 
-            worker = Worker(app.state.db)
+            worker = Worker(app.state.db, settings=settings)
             worker.start_thread()
         try:
             yield

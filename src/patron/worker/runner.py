@@ -11,20 +11,33 @@ import os
 import socket
 import threading
 import uuid
+from typing import TYPE_CHECKING
 
 from patron.db.engine import Database
 from patron.worker import queue
+
+if TYPE_CHECKING:
+    from patron.config import Settings
 
 logger = logging.getLogger("patron.worker")
 
 
 class Worker:
-    def __init__(self, database: Database, *, poll_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        poll_seconds: float | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        """With ``settings``, the worker also delivers webhooks (see ``webhooks_dispatcher``)."""
+        from patron.integration.webhooks_dispatcher import WebhookDispatcher
         from patron.worker import kinds
 
         kinds.register_all()
         self.database = database
-        self.poll_seconds = poll_seconds
+        self.poll_seconds = poll_seconds or (settings.worker_poll_seconds if settings else 1.0)
+        self.webhooks = WebhookDispatcher(database, settings) if settings else None
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._stop = threading.Event()
 
@@ -74,15 +87,22 @@ class Worker:
             done += 1
         return done
 
+    def run_webhooks_once(self) -> bool:
+        """Dispatch new events to webhook deliveries and send the due ones."""
+        return self.webhooks.run_once() if self.webhooks is not None else False
+
     def run_forever(self) -> None:
         while not self._stop.is_set():
-            try:
-                busy = self.run_once()
-            except Exception:
-                logger.exception("worker loop error")
-                busy = False
+            busy = False
+            for step in (self.run_once, self.run_webhooks_once):
+                try:
+                    busy = step() or busy
+                except Exception:
+                    logger.exception("worker loop error")
             if not busy:
                 self._stop.wait(self.poll_seconds)
+        if self.webhooks is not None:
+            self.webhooks.close()
 
     def start_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run_forever, name="patron-worker", daemon=True)
