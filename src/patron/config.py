@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     webhook_disable_after_failures: int = Field(
         default=5, ge=1, description="Consecutive deliveries that ran out of retries to disable."
     )
+    webhook_disable_after_failing_seconds: float = Field(
+        default=3 * 24 * 3600.0,
+        gt=0,
+        description="Disable a subscription that has had no success for this long (3 days).",
+    )
     webhook_rotation_grace_seconds: float = Field(
         default=24 * 3600.0, ge=0, description="How long the old secret still signs after rotation."
     )

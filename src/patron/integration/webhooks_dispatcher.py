@@ -50,7 +50,7 @@ from patron.security.permissions import Principal
 
 logger = logging.getLogger("patron.webhooks")
 RESPONSE_BYTES = 1024
-LEASE_MARGIN = timedelta(seconds=30)
+LEASE_MARGIN = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,9 @@ class WebhookDispatcher:
 
     def _claim(self) -> list[Outgoing]:
         now = utcnow()
-        lease = timedelta(seconds=self.settings.webhook_timeout_seconds) + LEASE_MARGIN
+        # Long enough for the whole batch to time out, round after round of the thread pool.
+        rounds = -(-self.settings.webhook_send_batch // self.settings.webhook_concurrency)
+        lease = timedelta(seconds=self.settings.webhook_timeout_seconds * rounds) + LEASE_MARGIN
         with self.database.unit_of_work() as session:
             rows = repository.claim_due(
                 session, now=now, lease_until=now + lease, limit=self.settings.webhook_send_batch
@@ -289,30 +291,37 @@ def record_outcomes(
                 rng=rng,
             )
             delivery.next_attempt_at = min(now + timedelta(seconds=delay), deadline)
-        if subscription.is_active and _persistently_failing(subscription, settings, now):
-            disable(session, subscription, now)
+        reason = _why_disable(subscription, settings, now)
+        if subscription.is_active and reason:
+            disable(session, subscription, now, reason)
     session.flush()
 
 
-def _persistently_failing(
+def _why_disable(
     subscription: WebhookSubscription, settings: Settings, now: datetime
-) -> bool:
+) -> str | None:
+    """Why the subscription should be disabled, or None while it should keep going."""
     if subscription.consecutive_failures >= settings.webhook_disable_after_failures:
-        return True
+        return (
+            f"Disabled after {subscription.consecutive_failures} deliveries in a row ran out of "
+            "retries."
+        )
     since = subscription.failing_since
-    window = timedelta(seconds=settings.webhook_retry_window_seconds)
-    return subscription.consecutive_failures > 0 and since is not None and now - since > window
+    limit = timedelta(seconds=settings.webhook_disable_after_failing_seconds)
+    if subscription.consecutive_failures and since is not None and now - since > limit:
+        return f"Disabled after failing since {since:%Y-%m-%d %H:%M:%S} UTC without a success."
+    return None
 
 
-def disable(session: Session, subscription: WebhookSubscription, now: datetime) -> None:
-    reason = (
-        f"Disabled after {subscription.consecutive_failures} deliveries in a row ran out of "
-        "retries."
-    )
+def disable(
+    session: Session, subscription: WebhookSubscription, now: datetime, reason: str
+) -> None:
     subscription.is_active = False
     subscription.disabled_at = now
     subscription.disabled_reason = reason
-    message = f"Webhook to {subscription.url} was disabled: {reason} Fix the receiver and enable it."
+    message = (
+        f"Webhook to {subscription.url} was disabled. {reason} Fix the receiver, then enable it."
+    )
     session.add(WebhookNotice(subscription_id=subscription.id, message=message[:500]))
     data: dict[str, Any] = {"id": str(subscription.id), "url": subscription.url, "reason": reason}
     events.record(

@@ -39,7 +39,9 @@ def signature(secret: str, msg_id: str, timestamp: int, body: str) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def headers(secrets_in_use: Iterable[str], msg_id: str, timestamp: int, body: str) -> dict[str, str]:
+def headers(
+    secrets_in_use: Iterable[str], msg_id: str, timestamp: int, body: str
+) -> dict[str, str]:
     signatures = " ".join(signature(secret, msg_id, timestamp, body) for secret in secrets_in_use)
     return {
         "content-type": "application/json",
