@@ -38,19 +38,15 @@ from patron.events.models import Event
 from patron.integration import webhooks_repository as repository
 from patron.integration import webhooks_signing as signing
 from patron.integration import webhooks_targets as targets
-from patron.integration.webhooks_models import (
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookNotice,
-    WebhookSubscription,
-)
+from patron.integration.webhooks_models import WebhookNotice, WebhookSubscription
 from patron.integration.webhooks_service import matches
 from patron.kit.clock import utcnow
+from patron.kit.ids import new_id
 from patron.security.permissions import Principal
 
 logger = logging.getLogger("patron.webhooks")
 RESPONSE_BYTES = 1024
-LEASE_MARGIN = timedelta(seconds=5)
+LEASE_MARGIN_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +66,7 @@ class Outcome:
     response_body: str | None
     error: str | None
     attempted_at: datetime
+    tried: bool = True
 
     @property
     def succeeded(self) -> bool:
@@ -115,7 +112,7 @@ class WebhookDispatcher:
         self.database = database
         self.settings = settings
         self.allow = targets.AllowList.parse(settings.webhook_allow_hosts)
-        self.rng = random.Random()
+        self.rng = random.Random()  # noqa: S311 - retry jitter, not a secret
         self.client = httpx.Client(
             follow_redirects=False,
             timeout=httpx.Timeout(settings.webhook_timeout_seconds),
@@ -144,19 +141,24 @@ class WebhookDispatcher:
 
     # ----- send ------------------------------------------------------------------------------
     def send(self) -> int:
-        batch = self._claim()
+        """Claim due deliveries, post them concurrently, record the outcomes."""
+        lease = self.settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS
+        deadline = time.monotonic() + lease - 1.0  # every post ends before the lease does
+        batch = self._claim(timedelta(seconds=lease))
         if not batch:
             return 0
-        outcomes = list(self.pool.map(self._post, batch))
+        checked = {url: self._check(url) for url in {outgoing.url for outgoing in batch}}
+        outcomes = list(
+            self.pool.map(
+                lambda outgoing: self._post(outgoing, checked[outgoing.url], deadline), batch
+            )
+        )
         with self.database.unit_of_work() as session:
             record_outcomes(session, outcomes, self.settings, self.rng)
         return len(outcomes)
 
-    def _claim(self) -> list[Outgoing]:
+    def _claim(self, lease: timedelta) -> list[Outgoing]:
         now = utcnow()
-        # Long enough for the whole batch to time out, round after round of the thread pool.
-        rounds = -(-self.settings.webhook_send_batch // self.settings.webhook_concurrency)
-        lease = timedelta(seconds=self.settings.webhook_timeout_seconds * rounds) + LEASE_MARGIN
         with self.database.unit_of_work() as session:
             rows = repository.claim_due(
                 session, now=now, lease_until=now + lease, limit=self.settings.webhook_send_batch
@@ -175,7 +177,14 @@ class WebhookDispatcher:
                 for row in rows
             ]
 
-    def _post(self, outgoing: Outgoing) -> Outcome:
+    def _check(self, url: str) -> targets.Target | str:
+        """The checked target, or why it was refused (checked again at every send)."""
+        try:
+            return targets.check(url, self.allow)
+        except targets.WebhookTargetRefused as exc:
+            return f"refused: {exc.detail}"[:500]
+
+    def _post(self, outgoing: Outgoing, target: targets.Target | str, deadline: float) -> Outcome:
         started = time.perf_counter()
         attempted_at = utcnow()
 
@@ -183,10 +192,13 @@ class WebhookDispatcher:
             latency = int((time.perf_counter() - started) * 1000)
             return Outcome(outgoing.delivery_id, status, latency, body, error, attempted_at)
 
-        try:
-            target = targets.check(outgoing.url, self.allow)
-        except targets.WebhookTargetRefused as exc:
-            return outcome(None, None, f"refused: {exc.detail}"[:500])
+        if isinstance(target, str):
+            return outcome(None, None, target)
+        budget = min(self.settings.webhook_timeout_seconds, deadline - time.monotonic())
+        if budget < 0.5:
+            # The lease is nearly over: hand the delivery back untried rather than risk a
+            # second sender picking it up while this one still waits for an answer.
+            return Outcome(outgoing.delivery_id, None, 0, None, None, attempted_at, tried=False)
         timestamp = int(time.time())
         headers = signing.headers(outgoing.secrets, outgoing.message_id, timestamp, outgoing.body)
         headers["host"] = httpx.URL(target.url).netloc.decode("ascii")
@@ -198,16 +210,20 @@ class WebhookDispatcher:
                 content=outgoing.body.encode(),
                 headers=headers,
                 extensions=extensions,
+                timeout=budget,
             ) as response:
-                received = bytearray()
-                for chunk in response.iter_bytes():
-                    received.extend(chunk)
-                    if len(received) >= RESPONSE_BYTES:
-                        break
-                text = bytes(received[:RESPONSE_BYTES]).decode("utf-8", errors="replace")
-                return outcome(response.status_code, text, None)
+                return outcome(response.status_code, _first_kilobyte(response), None)
         except httpx.HTTPError as exc:
             return outcome(None, None, f"{type(exc).__name__}: {exc}"[:500])
+
+
+def _first_kilobyte(response: httpx.Response) -> str:
+    received = bytearray()
+    for chunk in response.iter_bytes():
+        received.extend(chunk)
+        if len(received) >= RESPONSE_BYTES:
+            break
+    return bytes(received[:RESPONSE_BYTES]).decode("utf-8", errors="replace")
 
 
 def dispatch_batch(session: Session, *, limit: int) -> int:
@@ -217,26 +233,34 @@ def dispatch_batch(session: Session, *, limit: int) -> int:
         return 0
     subscriptions = repository.active_subscriptions(session)
     now = utcnow()
+    rows: list[dict[str, Any]] = []
     for event in batch:
-        for subscription in subscriptions:
-            if event.occurred_at < subscription.created_at:
-                continue
-            if not matches(subscription.event_types, event.type):
-                continue
-            session.add(
-                WebhookDelivery(
-                    subscription_id=subscription.id,
-                    event_id=event.id,
-                    event_position=event.position,
-                    event_type=event.type,
-                    entity_id=event.entity_id,
-                    message_id=signing.message_id(subscription.id, event.id),
-                    body=payload(event),
-                    next_attempt_at=now,
-                    window_started_at=now,
-                    created_at=now,
-                )
-            )
+        wanted = [
+            subscription
+            for subscription in subscriptions
+            if event.occurred_at >= subscription.created_at
+            and matches(subscription.event_types, event.type)
+        ]
+        body = payload(event) if wanted else ""
+        rows.extend(
+            {
+                "id": new_id(),
+                "subscription_id": subscription.id,
+                "event_id": event.id,
+                "event_position": event.position,
+                "event_type": event.type,
+                "entity_id": event.entity_id,
+                "message_id": signing.message_id(subscription.id, event.id),
+                "body": body,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "window_started_at": now,
+                "created_at": now,
+            }
+            for subscription in wanted
+        )
+    repository.add_deliveries(session, rows)
     cursor.position = batch[-1].position
     session.flush()
     return len(batch)
@@ -245,56 +269,78 @@ def dispatch_batch(session: Session, *, limit: int) -> int:
 def record_outcomes(
     session: Session, outcomes: list[Outcome], settings: Settings, rng: random.Random
 ) -> None:
-    deliveries = repository.deliveries_by_id(session, (o.delivery_id for o in outcomes))
+    """Log each attempt and move each delivery on: done, retried later, or out of retries."""
+    states = repository.delivery_states(session, (o.delivery_id for o in outcomes))
     subscriptions = repository.subscriptions_by_id(
-        session, {d.subscription_id for d in deliveries.values()}
+        session, {state.subscription_id for state in states.values()}
     )
     window = timedelta(seconds=settings.webhook_retry_window_seconds)
     now = utcnow()
+    changes: list[dict[str, Any]] = []
+    attempts: list[dict[str, Any]] = []
     for outcome in outcomes:
-        delivery = deliveries.get(outcome.delivery_id)
-        if delivery is None:
+        state = states.get(outcome.delivery_id)
+        if state is None:
             continue  # its subscription was deleted meanwhile
-        subscription = subscriptions[delivery.subscription_id]
-        delivery.attempts += 1
-        session.add(
-            WebhookAttempt(
-                delivery_id=delivery.id,
-                attempt=delivery.attempts,
-                status_code=outcome.status_code,
-                latency_ms=outcome.latency_ms,
-                response_body=outcome.response_body,
-                error=outcome.error,
-                attempted_at=outcome.attempted_at,
-            )
+        if not outcome.tried:
+            changes.append(_change(state.id, state.attempts, None, "pending", now))
+            continue  # handed back untried: due again at once
+        subscription = subscriptions[state.subscription_id]
+        attempt = state.attempts + 1
+        attempts.append(
+            {
+                "id": new_id(),
+                "delivery_id": state.id,
+                "attempt": attempt,
+                "status_code": outcome.status_code,
+                "latency_ms": outcome.latency_ms,
+                "response_body": outcome.response_body,
+                "error": outcome.error,
+                "attempted_at": outcome.attempted_at,
+            }
         )
-        delivery.last_status_code = outcome.status_code
-        delivery.last_error = outcome.error
         if outcome.succeeded:
-            delivery.status = "succeeded"
-            delivery.completed_at = now
+            changes.append(_change(state.id, attempt, outcome, "succeeded", now))
             subscription.consecutive_failures = 0
             subscription.failing_since = None
             continue
         if subscription.failing_since is None:
             subscription.failing_since = now
-        deadline = delivery.window_started_at + window
+        deadline = state.window_started_at + window
         if now >= deadline:
-            delivery.status = "failed"
-            delivery.completed_at = now
+            changes.append(_change(state.id, attempt, outcome, "failed", now))
             subscription.consecutive_failures += 1
         else:
             delay = retry_delay(
-                delivery.attempts,
+                attempt,
                 base=settings.webhook_retry_base_seconds,
                 cap=settings.webhook_retry_cap_seconds,
                 rng=rng,
             )
-            delivery.next_attempt_at = min(now + timedelta(seconds=delay), deadline)
+            retry_at = min(now + timedelta(seconds=delay), deadline)
+            changes.append(_change(state.id, attempt, outcome, "pending", retry_at))
         reason = _why_disable(subscription, settings, now)
         if subscription.is_active and reason:
             disable(session, subscription, now, reason)
+    repository.save_outcomes(session, changes, attempts)
     session.flush()
+
+
+def _change(
+    delivery_id: uuid.UUID, attempts: int, outcome: Outcome | None, status: str, when: datetime
+) -> dict[str, Any]:
+    """A delivery's new state; ``when`` is the next attempt if pending, else the completion."""
+    pending = status == "pending"
+    values: dict[str, Any] = {
+        "id": delivery_id,
+        "attempts": attempts,
+        "status": status,
+        "next_attempt_at": when,
+        "completed_at": None if pending else when,
+    }
+    if outcome is not None:
+        values.update(last_status_code=outcome.status_code, last_error=outcome.error)
+    return values
 
 
 def _why_disable(

@@ -7,10 +7,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import Select, exists, insert, select, update
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from patron.integration.webhooks_models import (
+    WebhookAttempt,
     WebhookCursor,
     WebhookDelivery,
     WebhookNotice,
@@ -118,8 +119,30 @@ def claim_due(
     return rows
 
 
-def deliveries_by_id(
-    session: Session, ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, WebhookDelivery]:
-    statement = select(WebhookDelivery).where(WebhookDelivery.id.in_(set(ids)))
-    return {row.id: row for row in session.scalars(statement)}
+def delivery_states(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """What the sender needs to move deliveries on, as plain rows."""
+    statement = select(
+        WebhookDelivery.id,
+        WebhookDelivery.subscription_id,
+        WebhookDelivery.attempts,
+        WebhookDelivery.window_started_at,
+    ).where(WebhookDelivery.id.in_(set(ids)))
+    return {row.id: row for row in session.execute(statement)}
+
+
+def save_outcomes(
+    session: Session, changes: list[dict[str, Any]], attempts: list[dict[str, Any]]
+) -> None:
+    """Bulk: new delivery states (grouped by the columns they set) and the attempt log rows."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for change in changes:
+        groups.setdefault(tuple(sorted(change)), []).append(change)
+    for group in groups.values():
+        session.execute(update(WebhookDelivery), group)
+    if attempts:
+        session.execute(insert(WebhookAttempt), attempts)
+
+
+def add_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(WebhookDelivery), rows)

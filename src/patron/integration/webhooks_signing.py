@@ -15,7 +15,7 @@ import secrets
 import uuid
 from collections.abc import Iterable
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix, not a secret
 SECRET_BYTES = 32
 _MESSAGE_NAMESPACE = uuid.UUID("5d1f4a52-7b1e-4f0e-9a57-3c0f8f6b2e10")
 
