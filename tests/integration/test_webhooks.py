@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from patron.config import Settings
 from patron.db.engine import Database
 from patron.events import service as events
-from patron.integration.webhooks_dispatcher import WebhookDispatcher
+from patron.integration.webhooks_dispatcher import WebhookDispatcher, disable
 from patron.integration.webhooks_models import WebhookAttempt, WebhookDelivery
 from patron.integration.webhooks_service import webhooks
 from patron.security.permissions import Principal, Role
@@ -512,6 +512,13 @@ def test_webhooks_page_creates_shows_the_log_and_redelivers(
     finally:
         dispatcher.close()
     assert state.bad_signatures == 0
+
+    with db.unit_of_work() as session:  # the dispatcher's own disable, as after persistent failure
+        record = webhooks.get(session, Principal.system(), uuid.UUID(subscription["id"]))
+        disable(session, record, record.updated_at, "Disabled after 5 deliveries in a row.")
+    listing = client.get("/webhooks").text
+    assert 'data-testid="webhook-notice"' in listing
+    assert f"Webhook to {url} was disabled. Disabled after 5 deliveries in a row." in listing
 
     reader = callers.make(Role.MANAGER, password="webhook-page-passphrase")
     client.cookies.clear()

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from patron.db.engine import Database
 from patron.events import service as events
-from patron.integration.webhooks_models import WebhookDelivery
+from patron.integration.webhooks_models import WebhookAttempt, WebhookDelivery
 from patron.integration.webhooks_schemas import WebhookCreate
 from patron.integration.webhooks_service import webhooks
 from patron.integration.webhooks_targets import AllowList
@@ -43,7 +43,7 @@ def start_worker(db: Database, data_dir: Path, log: Path) -> subprocess.Popen[by
         "PATRON_WEBHOOK_ALLOW_HOSTS": ALLOW_LOOPBACK,
         "PATRON_WEBHOOK_RETRY_BASE_SECONDS": "0.05",
         "PATRON_WEBHOOK_RETRY_CAP_SECONDS": "0.5",
-        "PATRON_WEBHOOK_TIMEOUT_SECONDS": "2",
+        "PATRON_WEBHOOK_TIMEOUT_SECONDS": "10",
         "PATRON_WEBHOOK_DISPATCH_BATCH": "1000",
         "PATRON_WEBHOOK_SEND_BATCH": "256",
         "PATRON_WEBHOOK_CONCURRENCY": "16",
@@ -60,6 +60,16 @@ def start_worker(db: Database, data_dir: Path, log: Path) -> subprocess.Popen[by
 def kill(process: subprocess.Popen[bytes]) -> None:
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
+
+
+def wait_until_recorded(db: Database, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    pending = select(func.count()).where(WebhookDelivery.status == "pending")
+    while time.monotonic() < deadline:
+        with db.unit_of_work(write=False) as session:
+            if session.scalar(pending) == 0:
+                return
+        time.sleep(0.2)
 
 
 @pytest.mark.slow
@@ -95,6 +105,7 @@ def test_every_event_arrives_signed_through_random_failures_and_two_kills(
             kill(worker)  # SIGKILL mid-run: no clean-up, claims and batches cut short
             worker = start_worker(db, tmp_path / "data", log)
         state.wait_for(EVENTS, timeout=300)
+        wait_until_recorded(db, timeout=60)  # the last answers reach the log after the receiver
     finally:
         kill(worker)
     elapsed = time.monotonic() - started
@@ -105,6 +116,12 @@ def test_every_event_arrives_signed_through_random_failures_and_two_kills(
         f"({failures} answered 500, {len(state.requests) - failures - EVENTS} repeats) "
         f"in {elapsed:.1f}s with two SIGKILLs"
     )
+    with db.unit_of_work(write=False) as session:
+        errors = session.execute(
+            select(WebhookAttempt.error, func.count()).group_by(WebhookAttempt.error)
+        ).all()
+    print(sorted(((str(e)[:80], n) for e, n in errors), key=lambda x: -x[1])[:8])
+    print([line for line in log.read_text().splitlines() if line and not line[0].isspace()][-20:])
     assert state.bad_signatures == 0
     delivered = {received.event["data"]["n"] for received in state.delivered.values()}
     assert delivered == set(range(EVENTS))  # none lost
