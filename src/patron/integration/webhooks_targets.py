@@ -91,7 +91,7 @@ def _resolve(host: str, port: int) -> list[IPAddress]:
         return [literal]
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
+    except (OSError, UnicodeError, ValueError) as exc:
         raise WebhookTargetRefused(f"The host {host!r} does not resolve.") from exc
     found: list[IPAddress] = []
     for info in infos:
