@@ -60,6 +60,40 @@ class Settings(BaseSettings):
         description="A live stream ends after this long; clients reconnect with Last-Event-ID "
         "and are authenticated again (so a revoked key or ended session stops streaming).",
     )
+    worker_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How long an idle worker waits before looking again."
+    )
+    webhook_allow_hosts: str = Field(
+        default="",
+        description=(
+            "Comma-separated host names, addresses or CIDR ranges that webhooks may target even "
+            "though they are private, loopback, link-local or reserved (e.g. '127.0.0.1/32')."
+        ),
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_retry_base_seconds: float = Field(
+        default=30.0, gt=0, description="First retry delay cap; doubles per attempt (full jitter)."
+    )
+    webhook_retry_cap_seconds: float = Field(
+        default=6 * 3600.0, gt=0, description="Largest retry delay cap."
+    )
+    webhook_retry_window_seconds: float = Field(
+        default=3 * 24 * 3600.0, gt=0, description="How long a delivery is retried (3 days)."
+    )
+    webhook_disable_after_failures: int = Field(
+        default=5, ge=1, description="Consecutive deliveries that ran out of retries to disable."
+    )
+    webhook_disable_after_failing_seconds: float = Field(
+        default=3 * 24 * 3600.0,
+        gt=0,
+        description="Disable a subscription that has had no success for this long (3 days).",
+    )
+    webhook_rotation_grace_seconds: float = Field(
+        default=24 * 3600.0, ge=0, description="How long the old secret still signs after rotation."
+    )
+    webhook_dispatch_batch: int = Field(default=500, ge=1, le=10_000)
+    webhook_send_batch: int = Field(default=100, ge=1, le=10_000)
+    webhook_concurrency: int = Field(default=8, ge=1, le=256)
     base_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
     backup_key: SecretStr | None = Field(

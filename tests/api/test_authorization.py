@@ -108,6 +108,8 @@ class World:
             "segments": {"name": f"Segment {token}"},
             "users": {"email": f"u-{token}@example.com", "role": "readonly"},
             "teams": {"name": f"Team {token}"},
+            # A public address literal: the SSRF guard passes it without a DNS look-up.
+            "webhooks": {"url": "https://93.184.216.34/hook", "event_types": ["customer.*"]},
         }[entity]
 
     def update_body(self, entity: str) -> dict[str, Any]:
@@ -124,6 +126,7 @@ class World:
             "segments": {"description": "Edited"},
             "users": {"name": "Edited"},
             "teams": {"description": "Edited"},
+            "webhooks": {"description": "Edited"},
         }[entity]
 
     def make(self, entity: str) -> str:

@@ -19,6 +19,7 @@ from patron.db import migrate
 from patron.db.engine import Database
 from patron.db.models import Base
 from patron.insights.models import CustomerInsight
+from patron.integration.webhooks_models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from patron.privacy import repository, service
 from patron.security.permissions import Principal, Role
 from tests.conftest import Caller, Callers
@@ -98,6 +99,26 @@ def _world(admin: Caller, db: Database) -> dict[str, Any]:
         session.add(
             CustomerInsight(customer_id=uuid.UUID(customer["id"]), segment_name="Champions")
         )
+        # A webhook delivery of the customer's creation, with the receiver's echoing answer.
+        subscription = WebhookSubscription(url="https://example.org/hook", secret="whsec_x")
+        session.add(subscription)
+        session.flush()
+        delivery = WebhookDelivery(
+            subscription_id=subscription.id, event_id=uuid.uuid4(), event_position=1,
+            event_type="customer.created", entity_id=uuid.UUID(customer["id"]),
+            message_id="msg_1", body=json.dumps({"data": {"email": PLANTED["email"]}}),
+        )  # fmt: skip
+        session.add(delivery)
+        session.flush()
+        session.add(
+            WebhookAttempt(
+                delivery_id=delivery.id,
+                attempt=1,
+                status_code=200,
+                latency_ms=5,
+                response_body=f"got {PLANTED['phone']}",
+            )
+        )
     for response in (order, ticket, activity, deal):
         assert "id" in response, response
     return {
@@ -158,6 +179,8 @@ def test_erasure_leaves_no_personal_value_and_keeps_the_accounts(
     erasure = response.json()
     assert erasure["summary"]["activity"] == 1
     assert erasure["summary"]["campaign_member"] == 1
+    assert erasure["summary"]["webhook_delivery"] == 1
+    assert erasure["summary"]["webhook_attempt"] == 1
 
     after = _all_text(db)
     for value in secrets_planted:

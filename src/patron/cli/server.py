@@ -128,7 +128,8 @@ def worker(
         bool, typer.Option("--once", help="Run the jobs that are ready, then stop.")
     ] = False,
 ) -> None:
-    """Run background jobs (analysis runs, scheduled backups, …). Run several in production."""
+    """Run background jobs (analysis runs, webhook deliveries, scheduled backups, …). Run several
+    beside the API."""
     from patron.db.engine import Database
     from patron.worker.runner import Worker
 

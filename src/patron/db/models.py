@@ -6,6 +6,13 @@ from patron.db.base import Base
 from patron.events.models import Event, EventPrune
 from patron.insights.models import AnalysisRun, AssociationRule, CustomerInsight
 from patron.integration.duplicates_models import CustomerMerge, DuplicatePair
+from patron.integration.webhooks_models import (
+    WebhookAttempt,
+    WebhookCursor,
+    WebhookDelivery,
+    WebhookNotice,
+    WebhookSubscription,
+)
 from patron.marketing.models import Campaign, CampaignMember, Segment, SegmentMember
 from patron.privacy.models import Erasure
 from patron.sales.models import Deal, Order, OrderLine, PipelineStage, Product, SalesTarget
@@ -46,4 +53,9 @@ __all__ = [
     "Ticket",
     "User",
     "UserSession",
+    "WebhookAttempt",
+    "WebhookCursor",
+    "WebhookDelivery",
+    "WebhookNotice",
+    "WebhookSubscription",
 ]

@@ -60,6 +60,28 @@ def reference_tables(tables: Iterable[Table] | None = None) -> list[Table]:
     return [table for table in tables if REFERENCE_COLUMN in table.c]
 
 
+def reference_children(tables: Iterable[Table] | None = None) -> list[Link]:
+    """Tables hanging off a reference table (a webhook delivery's attempts): erased with it."""
+    tables = list(tables if tables is not None else Base.metadata.sorted_tables)
+    parents = {table.name for table in reference_tables(tables)}
+    return [
+        Link(table, key.parent, key.column.table.name)
+        for table in tables
+        for key in table.foreign_keys
+        if key.column.table.name in parents
+        and key.column.name == "id"
+        and table.name not in parents
+    ]
+
+
+def child_rows(session: Session, link: Link, parent_ids: list[Any]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for chunk in _chunks(parent_ids):
+        statement = select(link.table).where(link.column.in_(chunk))
+        rows.extend(dict(row) for row in session.execute(statement).mappings())
+    return rows
+
+
 def _chunks(ids: list[Any], size: int = 500) -> Iterator[list[Any]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]

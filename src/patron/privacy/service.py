@@ -81,6 +81,12 @@ REFERENCE_POLICIES: dict[str, Policy] = {
     "audit_entry": Policy(
         "keep", why="append-only and hash-chained; personal fields are masked when written"
     ),
+    "webhook_delivery": Policy(
+        "overwrite", {"body": '{"erased": true}'}, why="the body copies the event's record"
+    ),
+    "webhook_attempt": Policy(
+        "overwrite", {"response_body": None}, why="a receiver's answer may echo the record"
+    ),
 }
 
 
@@ -194,7 +200,13 @@ def erase(
         summary[name] = _apply(session, name, POLICIES[name], rows)
     _anonymise(customer)
     session.flush()
-    for name, rows in repository.reference_rows(session, ids).items():
+    references = repository.reference_rows(session, ids)
+    for link in repository.reference_children():
+        parent_ids = [row["id"] for row in references.get(link.parent, []) if "id" in row]
+        rows = repository.child_rows(session, link, parent_ids)
+        name = link.table.name
+        summary[name] = _apply(session, name, REFERENCE_POLICIES[name], rows)
+    for name, rows in references.items():
         summary[name] = _apply(session, name, REFERENCE_POLICIES[name], rows)
     erasure = Erasure(
         customer_id=customer_id,

@@ -48,6 +48,7 @@ ENTITIES = (
     "analysis_runs",
     "personal_data",
     "audit",
+    "webhooks",
 )
 
 R, C, U, D = Action.READ, Action.CREATE, Action.UPDATE, Action.DELETE

@@ -76,6 +76,7 @@ def api_router() -> APIRouter:
     from patron.insights.api import router as insights
     from patron.integration.api import router as integration
     from patron.integration.duplicates_api import router as duplicates
+    from patron.integration.webhooks_api import router as webhooks
     from patron.marketing.api import router as marketing
     from patron.privacy.api import router as privacy
     from patron.sales.api import router as sales
@@ -99,6 +100,7 @@ def api_router() -> APIRouter:
         router.include_router(part)
     router.include_router(integration)
     router.include_router(duplicates)
+    router.include_router(webhooks)
     return router
 
 
@@ -147,6 +149,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     from patron.insights import forecast_pages
     from patron.insights import pages as insights_pages
     from patron.integration import pages as integration_pages
+    from patron.integration import webhooks_pages
     from patron.security import audit_pages
     from patron.service import pages as ticket_pages
     from patron.web import pages
@@ -160,6 +163,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(forecast_pages.router)
     app.include_router(ticket_pages.router)
     app.include_router(live_pages.router)
+    app.include_router(webhooks_pages.router)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     docs_assets = Path(fastapi_offline.__file__).parent / "static"

@@ -12,11 +12,15 @@ import socket
 import threading
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 from patron.config import Settings
 from patron.db.engine import Database
 from patron.kit.clock import utcnow
 from patron.worker import queue
+
+if TYPE_CHECKING:
+    from patron.config import Settings
 
 logger = logging.getLogger("patron.worker")
 SCHEDULE_EVERY_SECONDS = 60.0
@@ -26,14 +30,21 @@ SCHEDULE_CHECK_SECONDS = 30.0
 
 class Worker:
     def __init__(
-        self, database: Database, *, settings: Settings | None = None, poll_seconds: float = 1.0
+        self,
+        database: Database,
+        *,
+        poll_seconds: float | None = None,
+        settings: Settings | None = None,
     ) -> None:
+        """With ``settings``, the worker also delivers webhooks (see ``webhooks_dispatcher``)."""
+        from patron.integration.webhooks_dispatcher import WebhookDispatcher
         from patron.worker import kinds
 
         kinds.register_all()
         self.database = database
         self.settings = settings
-        self.poll_seconds = poll_seconds
+        self.poll_seconds = poll_seconds or (settings.worker_poll_seconds if settings else 1.0)
+        self.webhooks = WebhookDispatcher(database, settings) if settings else None
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._stop = threading.Event()
         self._scheduled = kinds.scheduled(settings) if settings is not None else []
@@ -105,19 +116,29 @@ class Worker:
             done += 1
         return done
 
+    def run_webhooks_once(self) -> bool:
+        """Dispatch new events to webhook deliveries and send the due ones."""
+        return self.webhooks.run_once() if self.webhooks is not None else False
+
     def run_forever(self) -> None:
         scheduled_at = float("-inf")
         while not self._stop.is_set():
+            busy = False
             try:
                 if time.monotonic() - scheduled_at >= SCHEDULE_EVERY_SECONDS:
                     scheduled_at = time.monotonic()
                     self.schedule()
-                busy = self.run_once()
             except Exception:
                 logger.exception("worker loop error")
-                busy = False
+            for step in (self.run_once, self.run_webhooks_once):
+                try:
+                    busy = step() or busy
+                except Exception:
+                    logger.exception("worker loop error")
             if not busy:
                 self._stop.wait(self.poll_seconds)
+        if self.webhooks is not None:
+            self.webhooks.close()
 
     def start_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run_forever, name="patron-worker", daemon=True)
