@@ -141,7 +141,7 @@ class World:
 # Every entity with the five CRUD routes. API keys (created with their secret, revoked rather
 # than deleted), the change feed and analysis runs have routes of their own shape, tested in
 # their own modules.
-ENTITIES = [e for e in permissions.ENTITIES if e not in ("api_keys", "events", "analysis_runs")]
+ENTITIES = [e for e in permissions.ENTITIES if e not in ("api_keys", "events", "analysis_runs", "imports")]
 
 
 def _allowed(role: Role, entity: str, action: Action) -> bool:

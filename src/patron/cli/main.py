@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from patron.cli import analyze, api_keys, db, dedupe, demo, export, server, users
+from patron.cli import analyze, api_keys, db, dedupe, demo, export, import_, server, users
 
 app = typer.Typer(
     name="patron",
@@ -17,6 +17,7 @@ app = typer.Typer(
 server.register(app)
 demo.register(app)
 export.register(app)
+import_.register(app)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(api_keys.app, name="api-keys")

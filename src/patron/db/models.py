@@ -4,8 +4,8 @@ from patron.activities.models import Activity
 from patron.customers.models import Customer
 from patron.db.base import Base
 from patron.events.models import Event
-from patron.integration.imports_models import ImportRecord, ImportRun
 from patron.insights.models import AnalysisRun, AssociationRule, CustomerInsight
+from patron.integration.imports_models import ImportRecord, ImportRun
 from patron.marketing.models import Campaign, CampaignMember, Segment, SegmentMember
 from patron.sales.models import Deal, Order, OrderLine, PipelineStage, Product, SalesTarget
 from patron.security.models import ApiKey, Team, User, UserSession

@@ -46,6 +46,7 @@ ENTITIES = (
     "api_keys",
     "events",
     "analysis_runs",
+    "imports",
 )
 
 R, C, U, D = Action.READ, Action.CREATE, Action.UPDATE, Action.DELETE
@@ -92,6 +93,7 @@ PERMISSIONS: dict[Role, dict[str, frozenset[Action]]] = {
         teams=RO,
         api_keys=ALL,
         analysis_runs=RO,
+        imports=RCU,
     ),
     Role.SALES: _table(
         customers=RCU,
