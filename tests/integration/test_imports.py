@@ -61,7 +61,7 @@ def customers(db: Database) -> list[dict[str, Any]]:
                     "custom_fields",
                     "version",
                 )
-            }  # fmt: skip
+            }
             for row in rows
         ]
 
@@ -83,16 +83,21 @@ def test_import_cleans_reports_and_rejects(env: Path, db: Database) -> None:
     assert stored[0]["email"] == "alice@example.com"
     assert stored[0]["phone"] == "+12125550100"
     assert stored[0]["custom_fields"] == {"phone_raw": "(212) 555-0100"}
-    assert stored[1]["phone"] == "+49301234567" and stored[1]["country"] == "DE"
+    assert stored[1]["phone"] == "+49301234567"
+    assert stored[1]["country"] == "DE"
     with Path(report["error_file"]).open(encoding="utf-8", newline="") as stream:
         errors = list(csv.DictReader(stream))
     assert len(errors) == 1
-    assert errors[0]["row"] == "2" and errors[0]["column"] == "email"
-    assert errors[0]["email"] == "not-an-email" and errors[0]["name"] == "bob jones"
+    assert errors[0]["row"] == "2"
+    assert errors[0]["column"] == "email"
+    assert errors[0]["email"] == "not-an-email"
+    assert errors[0]["name"] == "bob jones"
     assert "valid email" in errors[0]["reason"]
     with db.unit_of_work(write=False) as session:
         run = session.get_one(ImportRun, __import__("uuid").UUID(report["import_id"]))
-        assert run.status == "succeeded" and run.rows_done == 3 and run.total_rows == 3
+        assert run.status == "succeeded"
+        assert run.rows_done == 3
+        assert run.total_rows == 3
         links = session.scalars(select(ImportRecord).where(ImportRecord.import_id == run.id))
         assert sorted(link.action for link in links) == ["created", "created"]
         created_events = session.scalar(
@@ -104,7 +109,9 @@ def test_import_cleans_reports_and_rejects(env: Path, db: Database) -> None:
 def test_clean_file_exits_zero_and_rerun_changes_nothing(env: Path, db: Database) -> None:
     source = write(env / "ok.csv", "id,name,email\n1,Ann,ann@example.com\n2,Ben,ben@example.com\n")
     code, first = run_import("customers", str(source))
-    assert code == 0 and first["created"] == 2 and first["error_file"] is None
+    assert code == 0
+    assert first["created"] == 2
+    assert first["error_file"] is None
     before, events = customers(db), count(db, Event)
     code, second = run_import("customers", str(source))
     assert code == 0
@@ -131,7 +138,7 @@ def test_update_then_revert_restores(env: Path, db: Database) -> None:
         env / "b.csv",
         "id,name,email,city\n1,Ann Other,ann@example.com,Lyon\n2,New,new@example.com,Nice\n",
     )
-    code, report = run_import("customers", str(second))
+    _code, report = run_import("customers", str(second))
     assert (report["created"], report["updated"]) == (1, 1)
     assert {c["name"] for c in customers(db)} == {"Ann Other", "New"}
 
@@ -145,21 +152,26 @@ def test_update_then_revert_restores(env: Path, db: Database) -> None:
         {k: v for k, v in c.items() if k != "version"} for c in before
     ]
     again = CliRunner().invoke(cli, ["import", "revert", report["import_id"]])
-    assert again.exit_code == 1 and "reverted already" in again.output
+    assert again.exit_code == 1
+    assert "reverted already" in again.output
 
 
 def test_on_duplicate_skip_and_error(env: Path, db: Database) -> None:
     run_import("customers", str(write(env / "a.csv", "id,name\n1,Ann\n")))
     changed = write(env / "b.csv", "id,name\n1,Anna\n")
     code, skipped = run_import("customers", str(changed), "--on-duplicate", "skip")
-    assert code == 0 and skipped["unchanged"] == 1 and customers(db)[0]["name"] == "Ann"
+    assert code == 0
+    assert skipped["unchanged"] == 1
+    assert customers(db)[0]["name"] == "Ann"
     code, refused = run_import("customers", str(changed), "--on-duplicate", "error")
-    assert code == 65 and refused["rejected"] == 1 and customers(db)[0]["name"] == "Ann"
+    assert code == 65
+    assert refused["rejected"] == 1
+    assert customers(db)[0]["name"] == "Ann"
 
 
 def test_email_matches_when_no_external_id(env: Path, db: Database) -> None:
     run_import("customers", str(write(env / "a.csv", "name,email\nAnn,ANN@example.com\n")))
-    code, report = run_import(
+    _code, report = run_import(
         "customers", str(write(env / "b.csv", "name,email,city\nAnn,ann@example.com,Oslo\n"))
     )
     assert (report["created"], report["updated"]) == (0, 1)
@@ -192,7 +204,8 @@ def test_every_format(env: Path, db: Database, fmt: str) -> None:
             sheet.append(list(row.values()))
         workbook.save(path)
     code, report = run_import("customers", str(path))
-    assert code == 0 and report["created"] == 2
+    assert code == 0
+    assert report["created"] == 2
     assert [(c["external_id"], c["country"]) for c in customers(db)] == [("x1", "FR"), ("x2", "DE")]
 
 
@@ -200,7 +213,8 @@ def test_csv_encoding_and_delimiter_are_detected(env: Path, db: Database) -> Non
     path = env / "latin.csv"
     path.write_bytes("id;name;city\n1;Jürgen Müller;Köln\n2;Zoë;Besançon\n".encode("cp1252"))
     code, report = run_import("customers", str(path))
-    assert code == 0 and report["created"] == 2
+    assert code == 0
+    assert report["created"] == 2
     assert [c["name"] for c in customers(db)] == ["Jürgen Müller", "Zoë"]
 
 
@@ -217,19 +231,26 @@ def test_orders_resolve_customers_and_products(env: Path, db: Database) -> None:
         "o3,,A1,1,,EUR,2024-03-02\n",
     )
     code, report = run_import("orders", str(orders))
-    assert code == 65 and report["created"] == 1 and report["rejected"] == 2
+    assert code == 65
+    assert report["created"] == 1
+    assert report["rejected"] == 2
     code, report = run_import("orders", str(orders), "--create-missing")
-    assert report["created"] == 1 and report["unchanged"] == 1 and report["rejected"] == 1
+    assert report["created"] == 1
+    assert report["unchanged"] == 1
+    assert report["rejected"] == 1
     with db.unit_of_work(write=False) as session:
         made = {o.external_id: o for o in session.scalars(select(Order))}
-        assert made["o1"].total_minor == 300 and made["o1"].currency == "EUR"
+        assert made["o1"].total_minor == 300
+        assert made["o1"].currency == "EUR"
         assert made["o2"].total_minor == 320
         assert made["o2"].ordered_at.date().isoformat() == "2024-04-01"
         assert session.scalar(select(Product.name).where(Product.sku == "B2")) == "B2"
     assert count(db, Customer) == 2
     revert = CliRunner().invoke(cli, ["import", "revert", report["import_id"]])
     assert revert.exit_code == 0, revert.output
-    assert count(db, Customer) == 1 and count(db, Order) == 1 and count(db, Product) == 1
+    assert count(db, Customer) == 1
+    assert count(db, Order) == 1
+    assert count(db, Product) == 1
 
 
 def test_febrl_export_with_a_mapping(env: Path, db: Database) -> None:
@@ -267,7 +288,10 @@ def test_febrl_export_with_a_mapping(env: Path, db: Database) -> None:
         sample = session.scalar(select(Customer).where(Customer.external_id == "rec-122-org"))
         assert sample is not None
         assert sample.name == "Lachlan Berry"
-        assert sample.city == "bittern" and sample.region == "qld" and sample.country == "AU"
+        assert sample.city == "bittern"
+        assert sample.region == "qld"
+        assert sample.country == "AU"
         assert sample.custom_fields["date_of_birth"] == "19990219"
-    code, again = run_import("customers", str(source), "--mapping", str(mapping))
-    assert again["created"] == 0 and again["updated"] == 0
+    _code, again = run_import("customers", str(source), "--mapping", str(mapping))
+    assert again["created"] == 0
+    assert again["updated"] == 0

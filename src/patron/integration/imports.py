@@ -832,6 +832,22 @@ def _stage(session: Session, context: Context, name: str) -> uuid.UUID:
     return found
 
 
+def run_job(context: Any, payload: dict[str, Any]) -> None:
+    """The worker's side (a ``JobContext``): run or resume the import from its cursor."""
+
+    def progress(done: int, total: int | None) -> None:
+        context.report(done / total if total else 0.0, f"{done:,} rows")
+
+    run_import(
+        context.database,
+        uuid.UUID(payload["import_id"]),
+        limits=Limits(int(payload["max_bytes"]), int(payload["max_cell_bytes"])),
+        data_dir=Path(payload["data_dir"]),
+        default_region=str(payload.get("default_region") or "US"),
+        progress=progress,
+    )
+
+
 # ----- revert ------------------------------------------------------------------------------------
 def revert(session: Session, principal: Principal, import_id: uuid.UUID) -> dict[str, int]:
     """Undo an import: delete what it created, restore what it changed (newest first), each

@@ -70,6 +70,7 @@ def api_router() -> APIRouter:
     from patron.events.api import router as events
     from patron.insights.api import router as insights
     from patron.integration.api import router as integration
+    from patron.integration.imports_api import router as imports
     from patron.marketing.api import router as marketing
     from patron.sales.api import router as sales
     from patron.security.api import router as security
@@ -79,6 +80,7 @@ def api_router() -> APIRouter:
     for part in (customers, sales, service, activities, marketing, security, events, insights):
         router.include_router(part)
     router.include_router(integration)
+    router.include_router(imports)
     return router
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 def register_all() -> None:
     from patron.insights import service as insights
+    from patron.integration import imports
     from patron.worker import queue
 
     queue.register(insights.JOB_KIND, insights.run_job)
+    queue.register(imports.JOB_KIND, imports.run_job)
