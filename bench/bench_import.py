@@ -90,8 +90,16 @@ def run() -> dict[str, Any]:
             table.append(json.loads(output.strip().splitlines()[-1]))
     return {
         "title": "Import: customers CSV into SQLite (patron import customers FILE)",
-        "columns": ["rows", "file (MiB)", "seconds", "rows/s", "created", "rejected",
-                    "RSS before (MiB)", "peak RSS (MiB)"],  # fmt: skip
+        "columns": [
+            "rows",
+            "file (MiB)",
+            "seconds",
+            "rows/s",
+            "created",
+            "rejected",
+            "RSS before (MiB)",
+            "peak RSS (MiB)",
+        ],
         "rows": table,
         "notes": ["Peak RSS is the whole process (Python, SQLAlchemy, pyarrow loaded)."],
     }

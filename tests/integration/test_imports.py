@@ -279,7 +279,7 @@ def test_febrl_export_with_a_mapping(env: Path, db: Database) -> None:
     )
     dry_report = json.loads(dry.stdout)
     assert count(db, Customer) == 0
-    code, report = run_import("customers", str(source), "--mapping", str(mapping))
+    _, report = run_import("customers", str(source), "--mapping", str(mapping))
     assert report["created"] + report["rejected"] == rows
     assert report["created"] == dry_report["created"]
     assert report["created"] > 0.95 * rows
