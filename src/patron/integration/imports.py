@@ -22,13 +22,14 @@ import csv
 import hashlib
 import json
 import os
+import re
 import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select, text
@@ -53,7 +54,11 @@ from patron.integration.imports_read import (
 from patron.kit.clock import utcnow
 from patron.security.permissions import Action, Principal
 
+if TYPE_CHECKING:
+    from patron.config import Settings
+
 BATCH_SIZE = 1_000
+UPLOAD_CHUNK = 1024 * 1024
 ON_DUPLICATE = ("update", "skip", "error")
 IMPORT_LOCK_KEY = 0x5041_5449  # "PATI": the import upsert lock (the event log uses "PATR")
 JOB_KIND = "import.run"
@@ -315,6 +320,89 @@ def progress_of(run: ImportRun) -> float:
     if not run.total_rows:
         return 0.0
     return min(1.0, run.rows_done / run.total_rows)
+
+
+# ----- uploads and background runs ---
+def upload_dir(settings: Settings) -> Path:
+    return settings.data_dir / "imports" / "uploads"
+
+
+def store_upload(settings: Settings, stream: IO[bytes], filename: str | None) -> tuple[Path, str]:
+    """Write the upload to the data directory, refusing it once it passes the size limit."""
+    name = Path(filename or "upload").name[:200] or "upload"
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    target = upload_dir(settings) / f"{uuid.uuid4().hex}-{safe}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with target.open("wb") as out:
+        while chunk := stream.read(UPLOAD_CHUNK):
+            written += len(chunk)
+            if written > settings.import_max_bytes:
+                out.close()
+                target.unlink(missing_ok=True)
+                raise ImportFileError(
+                    f"The file is larger than {settings.import_max_bytes:,} bytes, the most an "
+                    "import takes."
+                )
+            out.write(chunk)
+    return target, name
+
+
+def parse_mapping_text(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    import yaml
+
+    try:
+        return yaml.safe_load(text)  # JSON is YAML too
+    except yaml.YAMLError as exc:
+        raise ValidationFailed.field(
+            "mapping", f"The mapping is not valid YAML or JSON: {exc}"
+        ) from None
+
+
+def start_import(
+    session: Any,
+    principal: Principal,
+    settings: Settings,
+    *,
+    path: Path,
+    file_name: str,
+    entity: str,
+    mapping: dict[str, Any] | None,
+    on_duplicate: str,
+    create_missing: bool,
+    dry_run: bool,
+) -> Any:
+    """Record the import and queue the job that runs it (in the caller's transaction)."""
+    run = create_import(
+        session,
+        principal,
+        entity=entity,
+        path=path,
+        file_name=file_name,
+        mapping=mapping,
+        on_duplicate=on_duplicate,
+        create_missing=create_missing,
+        dry_run=dry_run,
+        limits=settings.import_limits,
+    )
+    from patron.worker import queue
+
+    job = queue.enqueue(
+        session,
+        JOB_KIND,
+        {
+            "import_id": str(run.id),
+            "data_dir": str(settings.data_dir),
+            "max_bytes": settings.import_max_bytes,
+            "max_cell_bytes": settings.import_max_cell_bytes,
+            "default_region": settings.import_default_region,
+        },
+    )
+    run.job_id = job.id
+    session.flush()
+    return run
 
 
 # ----- running -----------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import and queues a job; ``GET /imports/{id}`` answers with its status, progress
 """
 
 # No ``from __future__ import annotations``: FastAPI reads these signatures at runtime.
-import re
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,95 +14,12 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse
 
 from patron.config import Settings
-from patron.errors import NotFound, ValidationFailed
+from patron.errors import NotFound
 from patron.integration import imports
-from patron.integration.imports_read import ImportFileError
 from patron.security.deps import CurrentPrincipal, DbSession
-from patron.security.permissions import Action, Principal
-from patron.worker import queue
+from patron.security.permissions import Action
 
 router = APIRouter(prefix="/imports", tags=["imports"])
-CHUNK = 1024 * 1024
-
-
-def upload_dir(settings: Settings) -> Path:
-    return settings.data_dir / "imports" / "uploads"
-
-
-def store_upload(settings: Settings, upload: UploadFile) -> tuple[Path, str]:
-    """Write the upload to the data directory, refusing it once it passes the size limit."""
-    name = Path(upload.filename or "upload").name[:200] or "upload"
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
-    target = upload_dir(settings) / f"{uuid.uuid4().hex}-{safe}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    written = 0
-    with target.open("wb") as stream:
-        while chunk := upload.file.read(CHUNK):
-            written += len(chunk)
-            if written > settings.import_max_bytes:
-                stream.close()
-                target.unlink(missing_ok=True)
-                raise ImportFileError(
-                    f"The file is larger than {settings.import_max_bytes:,} bytes, the most an "
-                    "import takes."
-                )
-            stream.write(chunk)
-    return target, name
-
-
-def _mapping(text: str | None) -> dict[str, Any] | None:
-    if not text:
-        return None
-    import yaml
-
-    try:
-        return yaml.safe_load(text)  # JSON is YAML too
-    except yaml.YAMLError as exc:
-        raise ValidationFailed.field(
-            "mapping", f"The mapping is not valid YAML or JSON: {exc}"
-        ) from None
-
-
-def start_import(
-    session: Any,
-    principal: Principal,
-    settings: Settings,
-    *,
-    path: Path,
-    file_name: str,
-    entity: str,
-    mapping: dict[str, Any] | None,
-    on_duplicate: str,
-    create_missing: bool,
-    dry_run: bool,
-) -> Any:
-    """Record the import and queue the job that runs it (in the caller's transaction)."""
-    run = imports.create_import(
-        session,
-        principal,
-        entity=entity,
-        path=path,
-        file_name=file_name,
-        mapping=mapping,
-        on_duplicate=on_duplicate,
-        create_missing=create_missing,
-        dry_run=dry_run,
-        limits=settings.import_limits,
-    )
-    job = queue.enqueue(
-        session,
-        imports.JOB_KIND,
-        {
-            "import_id": str(run.id),
-            "data_dir": str(settings.data_dir),
-            "max_bytes": settings.import_max_bytes,
-            "max_cell_bytes": settings.import_max_cell_bytes,
-            "default_region": settings.import_default_region,
-        },
-    )
-    run.job_id = job.id
-    session.flush()
-    return run
 
 
 @router.post("", status_code=202, summary="Upload a file to import")
@@ -120,11 +36,11 @@ def create(
 ) -> Any:
     settings: Settings = request.app.state.settings
     principal.require("imports", Action.CREATE)
-    path, name = store_upload(settings, file)
+    path, name = imports.store_upload(settings, file.file, file.filename)
     try:
-        run = start_import(
+        run = imports.start_import(
             session, principal, settings, path=path, file_name=name, entity=entity,
-            mapping=_mapping(mapping), on_duplicate=on_duplicate,
+            mapping=imports.parse_mapping_text(mapping), on_duplicate=on_duplicate,
             create_missing=create_missing, dry_run=dry_run,
         )  # fmt: skip
     except BaseException:

@@ -124,12 +124,14 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     from patron.customers import pages as customer_pages
     from patron.insights import pages as insights_pages
+    from patron.integration import imports_pages
     from patron.web import pages
 
     pages.install(app)
     app.include_router(pages.router)
     app.include_router(customer_pages.router)
     app.include_router(insights_pages.router)
+    app.include_router(imports_pages.router)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     docs_assets = Path(fastapi_offline.__file__).parent / "static"
