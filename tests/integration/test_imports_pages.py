@@ -41,7 +41,8 @@ def test_upload_dry_run_then_commit_and_revert(
                         "column_3": "Shoe size"}  # fmt: skip
     for column, field in (("column_0", "external_id"), ("column_1", "name"), ("column_2", "email")):
         chosen = re.search(rf'name="{column}">(.*?)</select>', page.text, re.S)
-        assert chosen and f'value="{field}" selected' in chosen.group(1), column
+        assert chosen is not None, column
+        assert f'value="{field}" selected' in chosen.group(1), column
     assert admin.get("/api/v1/customers").json()["data"] == []
 
     committed = client.post(
@@ -53,13 +54,14 @@ def test_upload_dry_run_then_commit_and_revert(
             "column_1": "name",
             "column_2": "email",
             "column_3": "",
-        },  # fmt: skip
+        },
         follow_redirects=False,
     )
     assert committed.status_code == 303, committed.text
     Worker(db).run_until_idle()
     result = client.get(committed.headers["location"])
-    assert "Created</th><td>1" in result.text and "Rejected</th><td>1" in result.text
+    assert "Created</th><td>1" in result.text
+    assert "Rejected</th><td>1" in result.text
     assert [c["name"] for c in admin.get("/api/v1/customers").json()["data"]] == ["Ann"]
 
     reverted = client.post(
