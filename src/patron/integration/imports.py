@@ -608,22 +608,28 @@ def _process(session: Session, context: Context, batch: list[SourceRow]) -> Batc
     index = _prefetch(session, context.spec, [values for _, values in cleaned])
     refs = _prefetch_references(session, context.spec, [values for _, values in cleaned])
     for row, values in cleaned:
-        savepoint = session.begin_nested()
+        # A row that may create its customer or products first writes more than one record:
+        # a savepoint undoes them together. Other rows fail before their first write.
+        savepoint = session.begin_nested() if context.spec.references else None
         try:
             action = _upsert(session, context, row, values, index, refs)
-        except RowError as exc:
-            savepoint.rollback()
-            outcome.errors.append((row, exc.column, exc.reason))
+        except (RowError, ValidationFailed) as exc:
+            if savepoint is not None:
+                savepoint.rollback()
+            outcome.errors.append((row, *_reason(exc)))
             continue
-        except ValidationFailed as exc:
-            savepoint.rollback()
-            errors = exc.extra.get("errors") or [{"field": "", "message": exc.detail}]
-            outcome.errors.append((row, errors[0]["field"], errors[0]["message"]))
-            continue
-        savepoint.commit()
+        if savepoint is not None:
+            savepoint.commit()
         setattr(outcome, action, getattr(outcome, action) + 1)
     session.expunge_all()  # the identity map must not grow with the file
     return outcome
+
+
+def _reason(exc: RowError | ValidationFailed) -> tuple[str, str]:
+    if isinstance(exc, RowError):
+        return exc.column, exc.reason
+    errors = exc.extra.get("errors") or [{"field": "", "message": exc.detail}]
+    return str(errors[0].get("field") or ""), str(errors[0]["message"])
 
 
 def _money(spec: EntitySpec, values: dict[str, Any], options: CleaningOptions) -> dict[str, Any]:
