@@ -230,6 +230,7 @@ def create_import(
         },
         dry_run=dry_run,
         status="queued",
+        runner=runner_id(),  # so a concurrent run of the same file never takes it for dead
         created_by=principal.user_id,
     )
     session.add(run)
