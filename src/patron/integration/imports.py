@@ -622,6 +622,7 @@ def _process(session: Session, context: Context, batch: list[SourceRow]) -> Batc
         if savepoint is not None:
             savepoint.commit()
         setattr(outcome, action, getattr(outcome, action) + 1)
+    session.flush()  # the last row's link is still pending
     session.expunge_all()  # the identity map must not grow with the file
     return outcome
 
