@@ -60,10 +60,9 @@ class EntitySpec:
             if name.startswith("custom_fields."):
                 custom[name.split(".", 1)[1]] = _custom_value(name, raw)
                 continue
-            if name in self.references:
-                values[name] = cleaning.text(raw, max_length=320)
-                continue
             cleaner = self.cleaners.get(name)
+            if name in self.references:
+                cleaner = _reference
             if cleaner is None:
                 continue
             try:
@@ -87,6 +86,10 @@ def _custom_value(name: str, raw: Any) -> Any:
     if raw is None or isinstance(raw, bool | int | float | list | dict):
         return raw
     return str(raw)
+
+
+def _reference(raw: Any, _options: CleaningOptions) -> str | None:
+    return cleaning.text(raw, max_length=320)
 
 
 def _text(max_length: int) -> Cleaner:
