@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from patron.integration.imports_read import Limits as ImportLimits
 
 
 class Settings(BaseSettings):
@@ -94,6 +98,15 @@ class Settings(BaseSettings):
     webhook_dispatch_batch: int = Field(default=500, ge=1, le=10_000)
     webhook_send_batch: int = Field(default=100, ge=1, le=10_000)
     webhook_concurrency: int = Field(default=8, ge=1, le=256)
+    import_max_bytes: int = Field(
+        default=1024**3, ge=1, description="The largest file an import takes, in bytes."
+    )
+    import_max_cell_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="The largest cell (or JSON item) an import reads."
+    )
+    import_default_region: str = Field(
+        default="US", description="Region for phone numbers written without a country code."
+    )
     base_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
     backup_key: SecretStr | None = Field(
@@ -141,6 +154,12 @@ class Settings(BaseSettings):
     @property
     def runs_worker_in_process(self) -> bool:
         return self.worker_in_process if self.worker_in_process is not None else self.is_sqlite
+
+    @property
+    def import_limits(self) -> ImportLimits:
+        from patron.integration.imports_read import Limits
+
+        return Limits(self.import_max_bytes, self.import_max_cell_bytes)
 
     def resolved_secret_key(self) -> str:
         """The configured key, else one generated once and kept (mode 0600) in the data dir."""

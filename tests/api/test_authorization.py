@@ -142,9 +142,10 @@ class World:
 
 
 # Every entity with the five CRUD routes. API keys (created with their secret, revoked rather
-# than deleted), the change feed, analysis runs, the audit trail (read-only) and personal data
-# (export and erasure) have routes of their own shape, tested in their own modules.
-OWN_SHAPE = ("api_keys", "events", "analysis_runs", "audit", "personal_data")
+# than deleted), the change feed, analysis runs, the audit trail (read-only), personal data
+# (export and erasure) and imports (uploads) have routes of their own shape, tested in their
+# own modules.
+OWN_SHAPE = ("api_keys", "events", "analysis_runs", "audit", "personal_data", "imports")
 ENTITIES = [e for e in permissions.ENTITIES if e not in OWN_SHAPE]
 
 

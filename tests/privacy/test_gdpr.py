@@ -318,3 +318,30 @@ def test_restoring_an_older_copy_erases_again(tmp_path: Path) -> None:
         row = connection.execute(text("SELECT name, email FROM customer")).one()
     assert tuple(row) == (service.ERASED_NAME, None)
     restored.engine.dispose()
+
+
+def test_erasure_removes_the_import_files_the_app_kept(
+    admin: Caller, db: Database, settings: Any
+) -> None:
+    from patron.integration.imports_models import ImportRun
+    from patron.worker.runner import Worker
+
+    body = f"id,name,email\nq-1,{PLANTED['name']},{PLANTED['email']}\nq-2,Other,broken\n"
+    started = admin.post(
+        "/api/v1/imports",
+        files={"file": ("people.csv", body.encode(), "text/csv")},
+        data={"entity": "customers"},
+    )
+    assert started.status_code == 202, started.text
+    Worker(db).run_until_idle()
+    with db.unit_of_work(write=False) as session:
+        run = session.get(ImportRun, uuid.UUID(started.json()["import_id"]))
+        assert run is not None
+        kept = [Path(run.file_path), Path(run.error_file or "")]
+    assert all(path.exists() for path in kept)
+    assert kept[0].resolve().is_relative_to(settings.data_dir.resolve())
+    found = admin.get("/api/v1/customers", params={"q": PLANTED["name"]}).json()["data"]
+    erased = admin.post(f"/api/v1/customers/{found[0]['id']}/erase")
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["summary"]["import_files"] == 2
+    assert not any(path.exists() for path in kept)

@@ -33,3 +33,4 @@ class Activity(RecordMixin, Base):
     ticket_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("ticket.id", ondelete="SET NULL"), index=True
     )
+    external_id: Mapped[str | None] = mapped_column(String(120), unique=True)

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from patron.types import ListParams, LongText, RecordRead, Schema, ShortText, UTCDatetime, Version
 
@@ -22,6 +22,10 @@ class ActivityCreate(Schema):
     user_id: uuid.UUID | None = Field(default=None, description="Defaults to the caller.")
     deal_id: uuid.UUID | None = None
     ticket_id: uuid.UUID | None = None
+    external_id: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+        | None
+    ) = None
 
 
 class ActivityUpdate(Schema):
@@ -45,6 +49,7 @@ class ActivityRead(RecordRead):
     user_id: uuid.UUID | None
     deal_id: uuid.UUID | None
     ticket_id: uuid.UUID | None
+    external_id: str | None = None
 
 
 class ActivityFilter(ListParams):

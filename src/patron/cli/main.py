@@ -14,6 +14,7 @@ from patron.cli import (
     dedupe,
     demo,
     export,
+    import_,
     server,
     users,
 )
@@ -29,6 +30,7 @@ app = typer.Typer(
 server.register(app)
 demo.register(app)
 export.register(app)
+import_.register(app)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(api_keys.app, name="api-keys")

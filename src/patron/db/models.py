@@ -6,6 +6,7 @@ from patron.db.base import Base
 from patron.events.models import Event, EventPrune
 from patron.insights.models import AnalysisRun, AssociationRule, CustomerInsight
 from patron.integration.duplicates_models import CustomerMerge, DuplicatePair
+from patron.integration.imports_models import ImportRecord, ImportRun
 from patron.integration.webhooks_models import (
     WebhookAttempt,
     WebhookCursor,
@@ -41,6 +42,8 @@ __all__ = [
     "Event",
     "EventPrune",
     "IdempotentRequest",
+    "ImportRecord",
+    "ImportRun",
     "Job",
     "Order",
     "OrderLine",

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from patron.db.models import Base
 
 ROOT = "customer"
-REFERENCE_COLUMN = "entity_id"
+REFERENCE_COLUMNS = ("entity_id", "record_id")
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,14 @@ def owned_tables(tables: Iterable[Table] | None = None) -> list[str]:
 
 def reference_tables(tables: Iterable[Table] | None = None) -> list[Table]:
     tables = tables if tables is not None else Base.metadata.sorted_tables
-    return [table for table in tables if REFERENCE_COLUMN in table.c]
+    return [table for table in tables if _reference_column(table) is not None]
+
+
+def _reference_column(table: Table) -> Column[Any] | None:
+    for name in REFERENCE_COLUMNS:
+        if name in table.c and table.name != ROOT:
+            return table.c[name]
+    return None
 
 
 def reference_children(tables: Iterable[Table] | None = None) -> list[Link]:
@@ -116,7 +123,8 @@ def reference_rows(
 ) -> dict[str, list[dict[str, Any]]]:
     found: dict[str, list[dict[str, Any]]] = {}
     for table in reference_tables():
-        column = table.c[REFERENCE_COLUMN]
+        column = _reference_column(table)
+        assert column is not None
         rows: list[dict[str, Any]] = []
         for chunk in _chunks(record_ids):
             order = list(table.primary_key.columns)
@@ -174,3 +182,16 @@ def merged_into(session: Session, customer_id: uuid.UUID) -> list[uuid.UUID]:
         table.c.merged_into_id == customer_id, table.c.erased_at.is_(None)
     )
     return list(session.scalars(statement))
+
+
+def import_files(session: Session, import_ids: list[Any]) -> list[str]:
+    """The uploaded and error files kept by these imports."""
+    if "import_run" not in Base.metadata.tables or not import_ids:
+        return []
+    table = Base.metadata.tables["import_run"]
+    found: list[str] = []
+    for chunk in _chunks(list(dict.fromkeys(import_ids))):
+        statement = select(table.c.file_path, table.c.error_file).where(table.c.id.in_(chunk))
+        for file_path, error_file in session.execute(statement):
+            found.extend(path for path in (file_path, error_file) if path)
+    return found

@@ -84,6 +84,9 @@ REFERENCE_POLICIES: dict[str, Policy] = {
     "webhook_delivery": Policy(
         "overwrite", {"body": '{"erased": true}'}, why="the body copies the event's record"
     ),
+    "import_record": Policy(
+        "overwrite", {"previous": None}, why="the values an import replaced (its file goes too)"
+    ),
     "webhook_attempt": Policy(
         "overwrite", {"response_body": None}, why="a receiver's answer may echo the record"
     ),
@@ -208,6 +211,10 @@ def erase(
         summary[name] = _apply(session, name, REFERENCE_POLICIES[name], rows)
     for name, rows in references.items():
         summary[name] = _apply(session, name, REFERENCE_POLICIES[name], rows)
+    if ledger is not None:  # the data directory: files the app keeps are under it
+        import_ids = [row["import_id"] for row in references.get("import_record", [])]
+        kept = repository.import_files(session, import_ids)
+        summary["import_files"] = _remove_files_on_commit(session, kept, ledger.parent)
     erasure = Erasure(
         customer_id=customer_id,
         actor_type=principal.actor_type,
@@ -236,6 +243,26 @@ def erase(
             session, ledger, {"customer_id": str(customer_id), "at": _plain(erasure.erased_at)}
         )
     return erasure
+
+
+def _remove_files_on_commit(session: Session, paths: list[str], data_dir: Path) -> int:
+    """Files the app keeps that hold the customer's data (an import's upload and its error file,
+    under the data directory; a file a user imported from elsewhere is theirs) are deleted once
+    the erasure commits."""
+    root = data_dir.resolve()
+    existing = [
+        Path(path)
+        for path in paths
+        if Path(path).exists() and Path(path).resolve().is_relative_to(root)
+    ]
+
+    def remove(_: Session) -> None:
+        for path in existing:
+            path.unlink(missing_ok=True)
+
+    if existing:
+        sa_event.listen(session, "after_commit", remove, once=True)
+    return len(existing)
 
 
 def _append_on_commit(session: Session, ledger: Path, entry: dict[str, Any]) -> None:
@@ -267,7 +294,7 @@ def reapply(
     done = repository.erased_customer_ids(session, wanted)
     again = [cid for cid in wanted if cid in present and cid not in done]
     for number, customer_id in enumerate(again, 1):
-        erase(session, Principal.system(), customer_id, check_scope=False)
+        erase(session, Principal.system(), customer_id, check_scope=False, ledger=None)
         if progress:
             progress(number, len(again))
     return again

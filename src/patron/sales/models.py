@@ -97,6 +97,7 @@ class Deal(RecordMixin, Base):
     )
     won_reason: Mapped[str | None] = mapped_column(String(300))
     lost_reason: Mapped[str | None] = mapped_column(String(300))
+    external_id: Mapped[str | None] = mapped_column(String(120), unique=True)
 
 
 class SalesTarget(RecordMixin, Base):

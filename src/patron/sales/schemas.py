@@ -167,6 +167,7 @@ class DealCreate(Schema):
     owner_id: uuid.UUID | None = None
     won_reason: ShortText | None = None
     lost_reason: ShortText | None = None
+    external_id: ExternalId | None = None
 
 
 class DealUpdate(Schema):
@@ -194,6 +195,7 @@ class DealRead(RecordRead):
     owner_id: uuid.UUID | None
     won_reason: str | None
     lost_reason: str | None
+    external_id: str | None = None
 
 
 class DealFilter(ListParams):

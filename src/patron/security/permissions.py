@@ -49,6 +49,7 @@ ENTITIES = (
     "personal_data",
     "audit",
     "webhooks",
+    "imports",
 )
 
 R, C, U, D = Action.READ, Action.CREATE, Action.UPDATE, Action.DELETE
@@ -97,6 +98,7 @@ PERMISSIONS: dict[Role, dict[str, frozenset[Action]]] = {
         api_keys=ALL,
         analysis_runs=RO,
         personal_data=RO,
+        imports=RCU,
     ),
     Role.SALES: _table(
         customers=RCU,

@@ -27,6 +27,10 @@ class TicketCreate(Schema):
     first_response_at: UTCDatetime | None = None
     resolved_at: UTCDatetime | None = None
     satisfaction_score: Score | None = None
+    external_id: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+        | None
+    ) = None
 
 
 class TicketUpdate(Schema):
@@ -54,6 +58,7 @@ class TicketRead(RecordRead):
     first_response_at: datetime | None
     resolved_at: datetime | None
     satisfaction_score: int | None
+    external_id: str | None = None
 
 
 class TicketFilter(ListParams):

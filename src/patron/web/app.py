@@ -76,6 +76,7 @@ def api_router() -> APIRouter:
     from patron.insights.api import router as insights
     from patron.integration.api import router as integration
     from patron.integration.duplicates_api import router as duplicates
+    from patron.integration.imports_api import router as imports
     from patron.integration.webhooks_api import router as webhooks
     from patron.marketing.api import router as marketing
     from patron.privacy.api import router as privacy
@@ -101,6 +102,7 @@ def api_router() -> APIRouter:
     router.include_router(integration)
     router.include_router(duplicates)
     router.include_router(webhooks)
+    router.include_router(imports)
     return router
 
 
@@ -148,8 +150,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     from patron.events import pages as live_pages
     from patron.insights import forecast_pages
     from patron.insights import pages as insights_pages
+    from patron.integration import imports_pages, webhooks_pages
     from patron.integration import pages as integration_pages
-    from patron.integration import webhooks_pages
     from patron.security import audit_pages
     from patron.service import pages as ticket_pages
     from patron.web import pages
@@ -164,6 +166,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.include_router(ticket_pages.router)
     app.include_router(live_pages.router)
     app.include_router(webhooks_pages.router)
+    app.include_router(imports_pages.router)
 
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     docs_assets = Path(fastapi_offline.__file__).parent / "static"

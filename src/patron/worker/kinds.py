@@ -20,11 +20,12 @@ def register_all() -> None:
     from patron.backup import jobs as backup_jobs
     from patron.events import jobs as events
     from patron.insights import service as insights
-    from patron.integration import duplicates
+    from patron.integration import duplicates, imports
     from patron.worker import queue
 
     queue.register(insights.JOB_KIND, insights.run_job)
     queue.register(duplicates.JOB_KIND, duplicates.run_job)
+    queue.register(imports.JOB_KIND, imports.run_job)
     queue.register(backup_jobs.JOB_KIND, backup_jobs.run_job)
     queue.register(events.JOB_KIND, events.run_job)
     queue.register_recurring(events.JOB_KIND, every=events.EVERY)
