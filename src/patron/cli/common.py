@@ -28,7 +28,12 @@ stdout = Console()
 
 
 def settings() -> Settings:
-    return Settings()
+    """The settings of this command; the encrypted columns read their keys through them."""
+    from patron.security import crypto
+
+    config = Settings()
+    crypto.configure(config)
+    return config
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
@@ -44,7 +49,7 @@ def print_json(data: Any) -> None:
 @contextmanager
 def handled_errors() -> Iterator[None]:
     """Turn Patron's errors into a readable message and the exit code DESIGN.md gives."""
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import OperationalError, StatementError
 
     try:
         yield
@@ -58,6 +63,10 @@ def handled_errors() -> Iterator[None]:
         fail(detail, code)
     except OperationalError as exc:
         fail(f"The database cannot be used: {exc.orig}", EXIT_UNAVAILABLE)
+    except StatementError as exc:  # e.g. a value that cannot be encrypted: a missing key
+        if not isinstance(exc.orig, PatronError):
+            raise
+        fail(exc.orig.detail)
     except OSError as exc:
         fail(f"{exc.strerror or exc}: {exc.filename or ''}".strip(), EXIT_IO)
 
