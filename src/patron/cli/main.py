@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from patron.cli import analyze, api_keys, db, dedupe, demo, export, server, users
+from patron.cli import analyze, api_keys, db, dedupe, demo, export, keys, server, users
 
 app = typer.Typer(
     name="patron",
@@ -20,6 +20,7 @@ export.register(app)
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(api_keys.app, name="api-keys")
+app.add_typer(keys.app, name="keys")
 app.add_typer(analyze.app, name="analyze")
 dedupe.register(app)
 

@@ -118,6 +118,10 @@ class Keyring:
         return f"{ENVELOPE_VERSION}:{key.id}:{base64.b64encode(nonce + sealed).decode('ascii')}"
 
     def decrypt(self, context: str, stored: str) -> str:
+        """The plain value. Values written before encryption was introduced (no envelope) are
+        returned as they are, until ``patron keys rotate`` encrypts them."""
+        if not is_envelope(stored):
+            return stored
         key_id, payload = split_envelope(stored)
         key = self.keys.get(key_id)
         if key is None or key.purpose != DATA:
@@ -183,7 +187,7 @@ class Keyring:
             raise EncryptionKeyError("The keyring file is not a valid Patron keyring.") from exc
 
     @classmethod
-    def from_environment(cls, value: str) -> Keyring:
+    def parse_environment(cls, value: str) -> Keyring:
         """``PATRON_ENCRYPTION_KEYS``: comma-separated ``purpose:id:base64key`` entries; the first
         key of each purpose is the current one."""
         keys: dict[str, Key] = {}
@@ -263,7 +267,7 @@ def keyring_path(settings: Settings) -> Path:
 def load_keyring(settings: Settings) -> Keyring:
     """The keyring of ``settings``: ``PATRON_ENCRYPTION_KEYS`` if set, else the keyring file."""
     if settings.encryption_keys is not None:
-        return Keyring.from_environment(settings.encryption_keys.get_secret_value())
+        return Keyring.parse_environment(settings.encryption_keys.get_secret_value())
     path = keyring_path(settings)
     try:
         mode = path.stat().st_mode
@@ -382,8 +386,6 @@ def encrypt(context: str, plaintext: str) -> str:
 
 
 def decrypt(context: str, stored: str) -> str:
-    """Decrypt a stored value. Values written before encryption was introduced (no envelope) are
-    returned as they are until ``patron keys rotate`` encrypts them."""
     if not is_envelope(stored):
         return stored
     keyring = active_keyring()
