@@ -7,10 +7,12 @@ A blind-index column is declared with :func:`blind_index_column`, naming the col
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import String, Table, Text
+from sqlalchemy import LargeBinary, String, Table, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import MappedColumn, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -45,6 +47,56 @@ class EncryptedText(TypeDecorator[str]):
         raise NotImplementedError("encrypted values are never rendered into SQL text")
 
 
+class EncryptedJSON(TypeDecorator[Any]):
+    """A JSON document (an event's record snapshot) stored as one encrypted envelope of its
+    JSON text. Not searchable in SQL, by design."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, context: str) -> None:
+        super().__init__()
+        self.context = context
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return crypto.encrypt(self.context, json.dumps(value, separators=(",", ":"), default=str))
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return json.loads(crypto.decrypt(self.context, value))
+
+
+class EncryptedBytes(TypeDecorator[bytes]):
+    """Bytes (a kept response body) stored as the ASCII envelope of their base64 text."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, context: str) -> None:
+        super().__init__()
+        self.context = context
+
+    def process_bind_param(self, value: bytes | None, dialect: Dialect) -> bytes | None:
+        if value is None:
+            return None
+        plain = base64.b64encode(value).decode("ascii")
+        return crypto.encrypt(self.context, plain).encode("ascii")
+
+    def process_result_value(self, value: bytes | None, dialect: Dialect) -> bytes | None:
+        if value is None:
+            return None
+        stored = bytes(value).decode("ascii", errors="replace")
+        if not crypto.is_envelope(stored):  # kept before encryption: expires within a day
+            return bytes(value)
+        return base64.b64decode(crypto.decrypt(self.context, stored))
+
+
+ENCRYPTED_TYPES = (EncryptedText, EncryptedJSON)  # text envelopes, rotated in place
+
+
 def blind_index_column(source: str, kind: str) -> MappedColumn[Any]:
     """A nullable, indexed HMAC column for ``source``, filled on insert from its plain value.
 
@@ -62,7 +114,8 @@ def blind_index_column(source: str, kind: str) -> MappedColumn[Any]:
 
 
 def encrypted_columns(table: Table) -> list[str]:
-    return [column.name for column in table.c if isinstance(column.type, EncryptedText)]
+    """Columns holding text envelopes (what ``patron keys rotate`` rewrites)."""
+    return [column.name for column in table.c if isinstance(column.type, ENCRYPTED_TYPES)]
 
 
 def blind_index_columns(table: Table) -> dict[str, tuple[str, str]]:
