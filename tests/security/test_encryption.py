@@ -13,12 +13,9 @@ import secrets
 import shutil
 import stat
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import Text, select, text, type_coerce
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
@@ -31,70 +28,12 @@ from patron.db.engine import Database
 from patron.security import crypto
 from patron.security.crypto import EncryptionKeyError, Key, Keyring
 from tests.conftest import Caller
-from tests.factories import make_customer
-
-
-@pytest.fixture(autouse=True)
-def _suite_keys_afterwards() -> Iterator[None]:
-    """Whatever a test configures, the next one gets the suite's keys back."""
-    yield
-    crypto.use_keyring(None)
-    crypto.configure(Settings())
-
-
-@pytest.fixture
-def settings(tmp_path: Path, db: Database, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.delenv("PATRON_ENCRYPTION_KEYS", raising=False)
-    config = Settings(
-        data_dir=tmp_path / "data",
-        database_url=db.url,
-        secret_key=SecretStr("test-secret-" + secrets.token_hex(8)),
-        worker_in_process=False,
-    )
-    assert crypto.ensure_keyring(config)
-    crypto.configure(config)
-    return config
-
-
-def canaries() -> dict[str, str]:
-    tag = secrets.token_hex(5)
-    return {
-        "email": f"canary.{tag}@plaincheck.example",
-        "phone": "+44 20 7946 0958",
-        "address_line1": f"{tag} Canary Wharf Road",
-        "address_line2": f"Flat Q{tag}",
-        "notes": f"notes-canary-{tag}",
-        "body": f"activity-body-canary-{tag}",
-        "description": f"ticket-description-canary-{tag}",
-        "name": f"Visible Name {tag}",
-    }
-
-
-def write_through_api(caller: Caller, values: dict[str, str]) -> dict[str, Any]:
-    customer = make_customer(
-        caller,
-        name=values["name"],
-        email=values["email"],
-        phone=values["phone"],
-        address_line1=values["address_line1"],
-        address_line2=values["address_line2"],
-        notes=values["notes"],
-    )
-    activity = caller.post(
-        "/api/v1/activities",
-        json={"customer_id": customer["id"], "type": "note", "body": values["body"]},
-    )
-    assert activity.status_code == 201, activity.text
-    ticket = caller.post(
-        "/api/v1/tickets",
-        json={
-            "customer_id": customer["id"],
-            "subject": "Help",
-            "description": values["description"],
-        },
-    )
-    assert ticket.status_code == 201, ticket.text
-    return {"customer": customer, "activity": activity.json(), "ticket": ticket.json()}
+from tests.security.encryption_fixtures import (  # noqa: F401  (fixtures register on import)
+    canaries,
+    file_keyring_settings,
+    suite_keys_afterwards,
+    write_through_api,
+)
 
 
 def secrets_in(values: dict[str, str]) -> dict[str, bytes]:
@@ -135,9 +74,7 @@ def pg_dump(db: Database) -> str:
 def stored(db: Database, table: str, column: str) -> list[str]:
     """The envelopes as stored, by raw SQL."""
     with db.engine.connect() as connection:
-        rows = connection.execute(
-            text(f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL")  # noqa: S608
-        )
+        rows = connection.execute(text(f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL"))
         return [row[0] for row in rows]
 
 
@@ -178,7 +115,9 @@ def test_the_api_reads_and_searches_as_before(admin: Caller, settings: Settings)
     read = admin.get(f"/api/v1/customers/{customer_id}").json()
     for field in ("email", "phone", "address_line1", "address_line2", "notes"):
         assert read[field] == values[field]
-    assert admin.get(f"/api/v1/activities/{made['activity']['id']}").json()["body"] == values["body"]
+    assert (
+        admin.get(f"/api/v1/activities/{made['activity']['id']}").json()["body"] == values["body"]
+    )
     ticket = admin.get(f"/api/v1/tickets/{made['ticket']['id']}").json()
     assert ticket["description"] == values["description"]
 
@@ -231,7 +170,8 @@ def test_exact_lookups_go_through_the_blind_index(db: Database, settings: Settin
         )
     keyring = crypto.load_keyring(settings)
     assert index == keyring.blind_index("email", "ada@example.com")
-    assert index is not None and "ada" not in index
+    assert index is not None
+    assert "ada" not in index
 
 
 # ----- the keyring and the envelope --------------------------------------------------------------
@@ -263,14 +203,15 @@ def test_init_creates_a_private_keyring_and_list_shows_no_key_material(
 
 def test_envelopes_are_fresh_bound_to_their_column_and_refuse_a_wrong_key() -> None:
     keyring = Keyring.generate()
-    one, two = keyring.encrypt("customer.email", "a@b.example"), keyring.encrypt(
-        "customer.email", "a@b.example"
+    one, two = (
+        keyring.encrypt("customer.email", "a@b.example"),
+        keyring.encrypt("customer.email", "a@b.example"),
     )
     assert one != two  # a fresh nonce per value
     assert one.startswith(f"v1:{keyring.current[crypto.DATA]}:")
     assert len(base64.b64decode(one.split(":")[2])) == 12 + len("a@b.example") + 16
     assert keyring.decrypt("customer.email", one) == "a@b.example"
-    with pytest.raises(EncryptionKeyError, match="customer.phone"):
+    with pytest.raises(EncryptionKeyError, match=r"customer\.phone"):
         keyring.decrypt("customer.phone", one)  # copied into another column
     data_id = keyring.current[crypto.DATA]
     impostor = Keyring(
@@ -290,15 +231,23 @@ def test_envelopes_are_fresh_bound_to_their_column_and_refuse_a_wrong_key() -> N
 
 
 def test_environment_keys_parse_and_reject_bad_input() -> None:
-    data, index = base64.b64encode(os.urandom(32)).decode(), base64.b64encode(os.urandom(32)).decode()
+    data, index = (
+        base64.b64encode(os.urandom(32)).decode(),
+        base64.b64encode(os.urandom(32)).decode(),
+    )
     old = base64.b64encode(os.urandom(32)).decode()
     keyring = Keyring.parse_environment(f"data:k2:{data}, data:k1:{old},index:i1:{index}")
     assert keyring.current == {"data": "k2", "index": "i1"}
     assert set(keyring.keys) == {"k2", "k1", "i1"}
-    for bad in (f"data:k2:{data}", "data:k:notbase64!,index:i:x", f"data:k:{data[:10]},index:i:{index}"):
+    for bad in (
+        f"data:k2:{data}",
+        "data:k:notbase64!,index:i:x",
+        f"data:k:{data[:10]},index:i:{index}",
+    ):
         with pytest.raises(EncryptionKeyError) as caught:
             Keyring.parse_environment(bad)
-        assert data not in caught.value.detail and index not in caught.value.detail
+        assert data not in caught.value.detail
+        assert index not in caught.value.detail
 
 
 # ----- wrong or missing keys: a clear error, never garbage ---------------------------------------

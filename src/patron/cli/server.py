@@ -42,11 +42,10 @@ def init(
     from patron.db import migrate
     from patron.db.engine import Database
     from patron.security import service as security
+    from patron.security.crypto import ensure_keyring
     from patron.security.passwords import generate_password
     from patron.security.permissions import Principal, Role
     from patron.security.schemas import UserCreate
-
-    from patron.security.crypto import ensure_keyring
 
     config = settings()
     config.data_dir.mkdir(parents=True, exist_ok=True)

@@ -128,9 +128,7 @@ def customers_by_phone(session: Session, phones: Iterable[str]) -> dict[str, Cus
     return _customers_by_index(session, "phone", phones)
 
 
-def _customers_by_index(
-    session: Session, kind: str, values: Iterable[str]
-) -> dict[str, Customer]:
+def _customers_by_index(session: Session, kind: str, values: Iterable[str]) -> dict[str, Customer]:
     normalise = crypto.NORMALISERS[kind]
     wanted = {normalise(value) for value in values if value and value.strip()}
     wanted.discard("")

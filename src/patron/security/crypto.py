@@ -149,7 +149,9 @@ class Keyring:
     def blind_indexes(self, kind: str, value: str | None) -> list[str]:
         """The index of ``value`` under every index key: lookups match any of them, so they keep
         working while a rotation recomputes the column."""
-        found = [_blind_index(key, kind, value) for key in self.keys.values() if key.purpose == INDEX]
+        found = [
+            _blind_index(key, kind, value) for key in self.keys.values() if key.purpose == INDEX
+        ]
         return [index for index in found if index is not None]
 
     # -- storage -----------------------------------------------------------------------------
@@ -344,9 +346,9 @@ class _ActiveKeyring:
     def get(self, *, fresh: bool = False) -> Keyring:
         now = time.monotonic()
         keyring = self._keyring
-        if keyring is not None and (self._stamp == "pinned" or (
-            not fresh and now - self._checked_at < RELOAD_SECONDS
-        )):
+        if keyring is not None and (
+            self._stamp == "pinned" or (not fresh and now - self._checked_at < RELOAD_SECONDS)
+        ):
             return keyring
         with self._lock:
             if self._settings is None:
@@ -362,9 +364,10 @@ class _ActiveKeyring:
     @staticmethod
     def _stamp_of(settings: Settings) -> object:
         if settings.encryption_keys is not None:
-            return ("environment", hashlib.sha256(
-                settings.encryption_keys.get_secret_value().encode()
-            ).hexdigest())
+            return (
+                "environment",
+                hashlib.sha256(settings.encryption_keys.get_secret_value().encode()).hexdigest(),
+            )
         try:
             info = keyring_path(settings).stat()
         except FileNotFoundError:

@@ -5,7 +5,8 @@ value not sealed with the current data key (older keys, or plain values from bef
 so a run that is killed simply leaves rows pending and the next run picks them up. Blind indexes
 are recomputed from the plain values in the same statement, so a row's index always matches the
 index key current when it was last rewritten. A row changed by someone else between the read and
-the write (its ``version`` moved) is left for the next pass.
+the write (its stored values moved) is left for the next pass; ``version`` and ``updated_at`` stay
+as they are, since a rotation is not an edit.
 """
 
 from __future__ import annotations
@@ -116,13 +117,20 @@ def _reencrypt_table(
     indexes = blind_index_columns(table)
     contexts = {name: table.c[name].type.context for name in names}  # type: ignore[attr-defined]
     todo = pending(table, keyring.current[DATA])
+    kept = {"updated_at": table.c.updated_at} if "updated_at" in table.c else {}
     statement = (
         update(table)
-        .where(table.c.id == bindparam("row_id"), table.c.version == bindparam("row_version"))
+        .where(
+            table.c.id == bindparam("row_id"),
+            *(
+                _raw(table, name).is_not_distinct_from(bindparam(f"old_{name}", type_=Text()))
+                for name in names
+            ),
+        )
         .values(
             {
                 **{name: bindparam(f"new_{name}", type_=Text()) for name in [*names, *indexes]},
-                "updated_at": table.c.updated_at,  # a rotation is not a change of the record
+                **kept,  # a rotation is not a change of the record
             }
         )
     )
@@ -130,7 +138,7 @@ def _reencrypt_table(
     rewritten = 0
     while True:
         with database.unit_of_work() as session:
-            query = select(table.c.id, table.c.version, *(_raw(table, n).label(n) for n in names))
+            query = select(table.c.id, *(_raw(table, n).label(n) for n in names))
             query = query.where(todo).order_by(table.c.id).limit(batch_size)
             if last_id is not None:
                 query = query.where(table.c.id > last_id)
@@ -149,7 +157,8 @@ def _reencrypt_table(
                 }
                 for index, (source, kind) in indexes.items():
                     values[f"new_{index}"] = keyring.blind_index(kind, plain[source])
-                parameters.append({"row_id": row["id"], "row_version": row["version"], **values})
+                old = {f"old_{name}": row[name] for name in names}
+                parameters.append({"row_id": row["id"], **old, **values})
             count = session.connection().execute(statement, parameters).rowcount
             rewritten += count if count >= 0 else len(rows)
             last_id = rows[-1]["id"]
