@@ -143,11 +143,18 @@ def test_a_rotation_killed_mid_way_resumes_and_completes(
         connection.execute(
             insert(Customer.__table__),  # type: ignore[arg-type]
             [
-                {"name": f"Bulk {i}", "email": f"bulk{i}@rotate.example", "phone": f"+1 415 555 {i:04d}",
-                 "notes": f"note {i}", "tags": [], "custom_fields": {}, "version": 1}
+                {
+                    "name": f"Bulk {i}",
+                    "email": f"bulk{i}@rotate.example",
+                    "phone": f"+1 415 555 {i:04d}",
+                    "notes": f"note {i}",
+                    "tags": [],
+                    "custom_fields": {},
+                    "version": 1,
+                }
                 for i in range(rows)
             ],
-        )  # fmt: skip
+        )
     old_key = crypto.load_keyring(settings).current[crypto.DATA]
     assert envelopes_by_key(db) == {old_key: 3 * rows}
     env = {k: v for k, v in os.environ.items() if k != "PATRON_ENCRYPTION_KEYS"}
