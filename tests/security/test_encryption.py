@@ -49,6 +49,9 @@ def raw_database_bytes(db: Database) -> bytes:
         db.engine.dispose()  # idle pooled connections would keep WAL frames alive
         with db.engine.connect() as connection:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        # Closing any descriptor of the file drops every SQLite lock this process holds on it,
+        # so no connection may be open while the bytes are read.
+        db.engine.dispose()
         path = Path(str(url.database))
         wal = path.with_name(path.name + "-wal")
         return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
@@ -171,7 +174,7 @@ def test_exact_lookups_go_through_the_blind_index(db: Database, settings: Settin
     keyring = crypto.load_keyring(settings)
     assert index == keyring.blind_index("email", "ada@example.com")
     assert index is not None
-    assert "ada" not in index
+    assert len(index) == 64
 
 
 # ----- the keyring and the envelope --------------------------------------------------------------
