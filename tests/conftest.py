@@ -7,6 +7,7 @@ starts from empty tables. PostgreSQL tests skip when the server is unreachable, 
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import re
@@ -33,6 +34,14 @@ PG_ADMIN_URL = os.environ.get(
     "PATRON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# Field encryption needs keys: the suite (and every subprocess it starts) uses one throwaway
+# keyring; tests/security/test_encryption*.py set up their own.
+os.environ.setdefault(
+    "PATRON_ENCRYPTION_KEYS",
+    f"data:t{secrets.token_hex(3)}:{base64.b64encode(secrets.token_bytes(32)).decode()},"
+    f"index:t{secrets.token_hex(3)}:{base64.b64encode(secrets.token_bytes(32)).decode()}",
+)
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 

@@ -31,6 +31,14 @@ class Settings(BaseSettings):
         default=None,
         description="Signs sessions and CSRF tokens; defaults to a key kept in the data directory.",
     )
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Field-encryption keys as comma-separated purpose:id:base64key entries (purpose "
+            "'data' or 'index'; the first of each purpose is current); by default the keys "
+            "come from keyring.json in the data directory."
+        ),
+    )
     session_idle_minutes: int = Field(default=60, ge=1)
     session_absolute_hours: int = Field(default=12, ge=1)
     cookie_secure: bool | None = Field(

@@ -28,17 +28,22 @@ stdout = Console()
 
 
 def settings() -> Settings:
-    """The settings from the environment; a bad ``PATRON_*`` value exits 2 with its message."""
+    """The settings from the environment, with the encrypted columns' keys configured from them;
+    a bad ``PATRON_*`` value exits 2 with its message."""
     from pydantic import ValidationError
 
+    from patron.security import crypto
+
     try:
-        return Settings()
+        config = Settings()
     except ValidationError as exc:
         problems = "; ".join(
             f"PATRON_{'_'.join(map(str, error['loc'])).upper()}: {error['msg']}"
             for error in exc.errors()
         )
         fail(f"Invalid setting: {problems}", EXIT_USAGE)
+    crypto.configure(config)
+    return config
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
@@ -54,7 +59,7 @@ def print_json(data: Any) -> None:
 @contextmanager
 def handled_errors() -> Iterator[None]:
     """Turn Patron's errors into a readable message and the exit code DESIGN.md gives."""
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import OperationalError, StatementError
 
     try:
         yield
@@ -68,6 +73,10 @@ def handled_errors() -> Iterator[None]:
         fail(detail, code)
     except OperationalError as exc:
         fail(f"The database cannot be used: {exc.orig}", EXIT_UNAVAILABLE)
+    except StatementError as exc:  # e.g. a value that cannot be encrypted: a missing key
+        if not isinstance(exc.orig, PatronError):
+            raise
+        fail(exc.orig.detail)
     except OSError as exc:
         fail(f"{exc.strerror or exc}: {exc.filename or ''}".strip(), EXIT_IO)
 

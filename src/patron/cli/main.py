@@ -15,6 +15,7 @@ from patron.cli import (
     demo,
     export,
     import_,
+    keys,
     server,
     users,
 )
@@ -35,6 +36,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(api_keys.app, name="api-keys")
 app.add_typer(customers.app, name="customers")
+app.add_typer(keys.app, name="keys")
 app.add_typer(analyze.app, name="analyze")
 app.add_typer(backup.app, name="backup")
 app.add_typer(audit.app, name="audit")

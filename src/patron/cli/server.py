@@ -36,13 +36,15 @@ def init(
         bool, typer.Option("--json", help="Print what was done as JSON.")
     ] = False,
 ) -> None:
-    """Create the data directory and database, apply migrations, create the first admin.
+    """Create the data directory, the encryption keyring and the database, apply migrations,
+    create the first admin.
 
     Safe to run again: an existing database is migrated and kept, and no second admin is made.
     """
     from patron.db import migrate
     from patron.db.engine import Database
     from patron.security import service as security
+    from patron.security.crypto import ensure_keyring
     from patron.security.passwords import generate_password
     from patron.security.permissions import Principal, Role
     from patron.security.schemas import UserCreate
@@ -50,6 +52,11 @@ def init(
     config = settings()
     config.data_dir.mkdir(parents=True, exist_ok=True)
     config.resolved_secret_key()
+    if ensure_keyring(config):
+        stderr.print(
+            "Created the encryption keyring (keyring.json in the data directory, mode 0600): "
+            "back it up apart from the database; without it the personal data cannot be read."
+        )
     db = Database(config.resolved_database_url)
     db.check()
     migrate.upgrade(db.engine)

@@ -4,11 +4,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from patron.db.base import Base, RecordMixin
 from patron.db.types import JSONType, UTCDateTime
+from patron.security import crypto
+from patron.security.crypto_types import EncryptedText, blind_index_column
 
 CUSTOMER_KINDS = ("person", "company")
 CONSENT_STATES = ("opted_in", "opted_out", "unknown")
@@ -27,10 +29,13 @@ class Customer(RecordMixin, Base):
 
     kind: Mapped[str] = mapped_column(String(10), default="person")
     name: Mapped[str] = mapped_column(String(200), index=True)
-    email: Mapped[str | None] = mapped_column(String(320), index=True)
-    phone: Mapped[str | None] = mapped_column(String(40))
-    address_line1: Mapped[str | None] = mapped_column(String(200))
-    address_line2: Mapped[str | None] = mapped_column(String(200))
+    # Personal data is encrypted (docs/security.md); lengths are checked by the schemas.
+    email: Mapped[str | None] = mapped_column(EncryptedText("customer.email"))
+    email_index: Mapped[str | None] = blind_index_column("email", "email")
+    phone: Mapped[str | None] = mapped_column(EncryptedText("customer.phone"))
+    phone_index: Mapped[str | None] = blind_index_column("phone", "phone")
+    address_line1: Mapped[str | None] = mapped_column(EncryptedText("customer.address_line1"))
+    address_line2: Mapped[str | None] = mapped_column(EncryptedText("customer.address_line2"))
     city: Mapped[str | None] = mapped_column(String(100))
     region: Mapped[str | None] = mapped_column(String(100))
     postal_code: Mapped[str | None] = mapped_column(String(20))
@@ -48,7 +53,7 @@ class Customer(RecordMixin, Base):
     team_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("team.id", ondelete="SET NULL"), index=True
     )
-    notes: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(EncryptedText("customer.notes"))
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # Marketing consent: opted_in | opted_out | unknown, with when and where it was given.
     marketing_consent: Mapped[str] = mapped_column(
@@ -67,6 +72,11 @@ class Customer(RecordMixin, Base):
     insight: Mapped[CustomerInsight | None] = relationship(
         "CustomerInsight", uselist=False, viewonly=True, lazy="raise"
     )
+
+    @validates("email", "phone")
+    def _keep_blind_index(self, key: str, value: str | None) -> str | None:
+        setattr(self, f"{key}_index", crypto.blind_index(key, value))
+        return value
 
 
 from patron.insights.models import CustomerInsight  # noqa: E402 - registers the related class

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -15,6 +16,7 @@ from patron.db.sql import json_array_contains
 from patron.insights.models import CustomerInsight
 from patron.marketing.models import Campaign, CampaignMember, SegmentMember
 from patron.sales.models import PipelineStage
+from patron.security import crypto
 from patron.security.models import User
 from patron.security.permissions import Principal
 
@@ -47,18 +49,27 @@ def child_scope(
     return None if ids is None else customer_column.in_(ids)
 
 
+_PHONE_LIKE = re.compile(r"^\+?[\d\s().\-/]{6,}$")
+
+
+def search_condition(q: str) -> ColumnElement[bool]:
+    """The list search: a substring of the name, or, when ``q`` looks like an email or a phone
+    number, that exact email or number (encrypted columns are matched through the blind index,
+    so a fragment of an email or number no longer matches)."""
+    needle = q.strip()
+    conditions = [func.lower(Customer.name).contains(needle.lower(), autoescape=True)]
+    if "@" in needle:
+        conditions.append(Customer.email_index.in_(crypto.blind_indexes("email", needle)))
+    elif _PHONE_LIKE.match(needle) and sum(ch.isdigit() for ch in needle) >= 6:
+        conditions.append(Customer.phone_index.in_(crypto.blind_indexes("phone", needle)))
+    return or_(*conditions)
+
+
 def apply_filters(statement: Select[Any], filters: Any) -> Select[Any]:
     if not getattr(filters, "include_merged", False):
         statement = statement.where(Customer.merged_into_id.is_(None))
     if filters.q:
-        needle = filters.q.strip().lower()
-        statement = statement.where(
-            or_(
-                func.lower(Customer.name).contains(needle, autoescape=True),
-                func.lower(Customer.email).contains(needle, autoescape=True),
-                Customer.phone.contains(needle, autoescape=True),
-            )
-        )
+        statement = statement.where(search_condition(filters.q))
     for field in (
         "owner_id", "team_id", "lifecycle_stage", "country", "kind", "company_id",
         "marketing_consent",
@@ -160,18 +171,38 @@ def customers_by_email(session: Session, emails: Iterable[str]) -> dict[str, Cus
     """Customers whose email is one of ``emails`` (exact match after trimming and lower-casing),
     keyed by that normalised email. With several customers on one email, the oldest wins.
 
-    Every exact-match lookup by email goes through here, so how emails are stored (plain or
-    encrypted with a blind index) is this function's business alone.
+    Every exact-match lookup by email goes through here: emails are stored encrypted, so the
+    match is on the keyed blind index (``email_index``), never on the stored value.
     """
-    wanted = {email.strip().lower() for email in emails if email and email.strip()}
+    return _customers_by_index(session, "email", emails)
+
+
+def customers_by_phone(session: Session, phones: Iterable[str]) -> dict[str, Customer]:
+    """Customers whose phone is one of ``phones``, keyed by the normalised number (E.164 digits
+    without '+' when it parses as an international number, else its digits). Oldest wins."""
+    return _customers_by_index(session, "phone", phones)
+
+
+def _customers_by_index(session: Session, kind: str, values: Iterable[str]) -> dict[str, Customer]:
+    normalise = crypto.NORMALISERS[kind]
+    wanted = {normalise(value) for value in values if value and value.strip()}
+    wanted.discard("")
     if not wanted:
         return {}
+    keyring = crypto.active_keyring()
+    indexes = [index for value in wanted for index in keyring.blind_indexes(kind, value)]
+    column = Customer.email_index if kind == "email" else Customer.phone_index
     statement = (
         select(Customer)
-        .where(func.lower(Customer.email).in_(wanted), Customer.merged_into_id.is_(None))
+        .where(column.in_(indexes), Customer.merged_into_id.is_(None))
         .order_by(Customer.id.desc())
     )
-    return {customer.email.strip().lower(): customer for customer in session.scalars(statement)}
+    found: dict[str, Customer] = {}
+    for customer in session.scalars(statement):
+        value = getattr(customer, kind)
+        if value is not None:
+            found[normalise(value)] = customer
+    return {key: customer for key, customer in found.items() if key in wanted}
 
 
 def kind_of(session: Session, customer_id: uuid.UUID) -> str | None:

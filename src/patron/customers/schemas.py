@@ -138,7 +138,11 @@ class CustomerRead(RecordRead):
 
 
 class CustomerFilter(ListParams):
-    q: str | None = Field(default=None, max_length=200, description="Matches name, email, phone.")
+    q: str | None = Field(
+        default=None,
+        max_length=200,
+        description="A part of the name, or an exact email or phone number (no fragments).",
+    )
     owner_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
     lifecycle_stage: LifecycleStage | None = None

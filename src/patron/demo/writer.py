@@ -35,6 +35,7 @@ from sqlalchemy import (
 )
 
 from patron.db.types import UTCDateTime
+from patron.security.crypto_types import EncryptedJSON, encode_bulk_columns
 
 Column = Sequence[Any] | np.ndarray
 T = TypeVar("T")
@@ -56,7 +57,7 @@ def _kind(table: Table, name: str) -> str:
         return "uuid"
     if isinstance(column_type, Date):
         return "date"
-    if isinstance(column_type, JSON):
+    if isinstance(column_type, JSON | EncryptedJSON):
         return "json"
     if isinstance(column_type, Boolean):
         return "bool"
@@ -135,6 +136,10 @@ class BulkWriter:
             raise ValueError(f"columns of {table.name} differ in length: {sorted(lengths)}")
         n = lengths.pop()
         if n:
+            if self.dialect == "sqlite" or self._copy:
+                # These paths bypass column types: seal encrypted columns, fill blind indexes.
+                columns = encode_bulk_columns(table, columns)
+                names = list(columns)
             names, values = self._complete(table, names, [columns[name] for name in names], n)
             for start in range(0, n, BATCH_ROWS):
                 batch = [_as_list(v[start : start + BATCH_ROWS]) for v in values]

@@ -11,6 +11,7 @@ from patron.db.base import Base
 from patron.db.types import BigIntPK, JSONType, UTCDateTime
 from patron.kit.clock import utcnow
 from patron.kit.ids import new_id
+from patron.security.crypto_types import EncryptedJSON
 
 
 class Event(Base):
@@ -24,7 +25,8 @@ class Event(Base):
     entity: Mapped[str] = mapped_column(String(40))
     entity_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     changed: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # The record's snapshot holds personal data: encrypted like the record (docs/security.md).
+    data: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("event.data"), default=dict)
     actor_type: Mapped[str] = mapped_column(String(20))  # user | api_key | system
     actor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

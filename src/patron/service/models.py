@@ -3,12 +3,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.db.base import Base, RecordMixin
 from patron.db.types import UTCDateTime
 from patron.kit.clock import utcnow
+from patron.security.crypto_types import EncryptedText
 
 TICKET_STATUSES = ("open", "pending", "resolved", "closed")
 TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
@@ -27,7 +28,7 @@ class Ticket(RecordMixin, Base):
 
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customer.id", ondelete="CASCADE"))
     subject: Mapped[str] = mapped_column(String(300))
-    description: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(EncryptedText("ticket.description"))
     status: Mapped[str] = mapped_column(String(20), default="open", index=True)
     priority: Mapped[str] = mapped_column(String(20), default="normal")
     channel: Mapped[str] = mapped_column(String(20), default="email")

@@ -25,6 +25,7 @@ from patron.config import Settings
 from patron.db.engine import Database
 from patron.events.stream import Hub
 from patron.kit.money import format_money
+from patron.security import crypto
 from patron.security.deps import get_principal
 from patron.web import problems
 from patron.web.idempotency import IdempotencyMiddleware
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         openapi_url=None,  # served below, behind authentication
     )
     app.state.settings = settings
+    crypto.configure(settings)
     app.state.db = database or Database(settings.resolved_database_url)
     app.state.secret_key = settings.resolved_secret_key()
     app.state.templates = templates()

@@ -3,11 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.db.base import Base, IdMixin
 from patron.db.types import JSONType, UTCDateTime
+from patron.security.crypto_types import EncryptedBytes
 
 
 class IdempotentRequest(IdMixin, Base):
@@ -21,5 +22,5 @@ class IdempotentRequest(IdMixin, Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     status: Mapped[int | None] = mapped_column(Integer)  # None while the first request runs
     headers: Mapped[list[Any] | None] = mapped_column(JSONType)
-    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    body: Mapped[bytes | None] = mapped_column(EncryptedBytes("idempotent_request.body"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

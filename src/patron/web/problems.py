@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -101,6 +101,14 @@ def install(app: FastAPI) -> None:
             extra=exc.extra,
             headers=headers,
         )
+
+    @app.exception_handler(StatementError)
+    async def _statement(request: Request, exc: StatementError) -> Response:
+        # A Patron error raised while binding a value (a missing encryption key) arrives
+        # wrapped by SQLAlchemy; anything else stays an unexpected error.
+        if not isinstance(exc.orig, PatronError):
+            return await _unexpected(request, exc)
+        return await _patron_error(request, exc.orig)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
