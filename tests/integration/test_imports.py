@@ -57,6 +57,7 @@ def customers(db: Database) -> list[dict[str, Any]]:
                     "name",
                     "email",
                     "phone",
+                    "phone_raw",
                     "country",
                     "custom_fields",
                     "version",
@@ -82,7 +83,8 @@ def test_import_cleans_reports_and_rejects(env: Path, db: Database) -> None:
     assert stored[0]["name"] == "Alice Smith"
     assert stored[0]["email"] == "alice@example.com"
     assert stored[0]["phone"] == "+12125550100"
-    assert stored[0]["custom_fields"] == {"phone_raw": "(212) 555-0100"}
+    assert stored[0]["phone_raw"] == "(212) 555-0100"
+    assert stored[0]["custom_fields"] == {}
     assert stored[1]["phone"] == "+49301234567"
     assert stored[1]["country"] == "DE"
     with Path(report["error_file"]).open(encoding="utf-8", newline="") as stream:

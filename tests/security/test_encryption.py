@@ -87,24 +87,38 @@ def stored(db: Database, table: str, column: str) -> list[str]:
 def test_personal_data_never_reaches_the_database_in_plaintext(
     admin: Caller, db: Database, settings: Settings
 ) -> None:
+    from patron.integration.webhooks_dispatcher import dispatch_batch
+
     values = canaries()
+    # A webhook subscription, so the deliveries (copies of the changes) are on disk too.
+    hook = admin.post(
+        "/api/v1/webhooks", json={"url": "https://93.184.216.34/hook", "event_types": ["*"]}
+    )
+    assert hook.status_code == 201, hook.text
     made = write_through_api(admin, values)
     updated = admin.patch(
         f"/api/v1/customers/{made['customer']['id']}",
-        json={"version": made["customer"]["version"], "notes": values["notes"] + "-edited"},
+        json={
+            "version": made["customer"]["version"],
+            "notes": values["notes"] + "-edited",
+            "phone_raw": "raw " + values["phone"],
+        },
     )
     assert updated.status_code == 200, updated.text
+    with db.unit_of_work() as session:
+        assert dispatch_batch(session, limit=1000) > 0
 
     dump = raw_database_bytes(db)
     assert values["name"].encode() in dump  # the scan sees plain columns, so it can fail
-    leaked = [name for name, secret in secrets_in(values).items() if secret in dump]
+    secrets = {**secrets_in(values), "webhook secret": hook.json()["secret"].encode()}
+    leaked = [name for name, secret in secrets.items() if secret in dump]
     assert leaked == []
 
     data_key = crypto.load_keyring(settings).current[crypto.DATA]
     for table, column in (
         ("customer", "email"), ("customer", "phone"), ("customer", "address_line1"),
         ("customer", "address_line2"), ("customer", "notes"), ("activity", "body"),
-        ("ticket", "description"),
+        ("ticket", "description"), ("customer", "phone_raw"), ("webhook_subscription", "secret"),
     ):  # fmt: skip
         envelopes = stored(db, table, column)
         assert len(envelopes) == 1, (table, column)

@@ -165,6 +165,16 @@ def test_canaries_never_leak_into_answers_or_logs(
     answers.keep("key as cookie", client.get("/customers"))
     client.cookies.clear()
 
+    # A webhook signing secret: shown once when the subscription is made, never again.
+    hook = admin.post(
+        "/api/v1/webhooks", json={"url": "https://93.184.216.34/hook", "event_types": ["*"]}
+    )
+    assert hook.status_code == 201, hook.text
+    webhook_secret = hook.json()["secret"]
+    for url in ("/api/v1/webhooks", f"/api/v1/webhooks/{hook.json()['id']}", "/api/v1/audit"):
+        answers.keep(url, admin.get(url))
+    answers.keep("events", admin.get("/api/v1/events?limit=100"))
+
     # The command line.
     env = {"PATRON_DATABASE_URL": db.url, "PATRON_DATA_DIR": str(settings.data_dir)}
     listed = CliRunner().invoke(cli, ["api-keys", "list"], env=env)
@@ -172,7 +182,10 @@ def test_canaries_never_leak_into_answers_or_logs(
     users = CliRunner().invoke(cli, ["users", "list"], env=env)
     assert users.exit_code == 0, users.output
 
-    canaries = {"password": password, "wrong password": wrong_password, "API key": key}
+    canaries = {
+        "password": password, "wrong password": wrong_password, "API key": key,
+        "webhook secret": webhook_secret,
+    }  # fmt: skip
     canaries["session cookie"] = cookie
     assert answers.leaks(canaries) == []
     for output in (listed.output, users.output):

@@ -34,6 +34,8 @@ class Customer(RecordMixin, Base):
     email_index: Mapped[str | None] = blind_index_column("email", "email")
     phone: Mapped[str | None] = mapped_column(EncryptedText("customer.phone"))
     phone_index: Mapped[str | None] = blind_index_column("phone", "phone")
+    # The number as it was first given, when cleaning to E.164 changed it (an import keeps it).
+    phone_raw: Mapped[str | None] = mapped_column(EncryptedText("customer.phone_raw"))
     address_line1: Mapped[str | None] = mapped_column(EncryptedText("customer.address_line1"))
     address_line2: Mapped[str | None] = mapped_column(EncryptedText("customer.address_line2"))
     city: Mapped[str | None] = mapped_column(String(100))

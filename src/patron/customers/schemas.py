@@ -46,6 +46,9 @@ class _CustomerFields(Schema):
     name: Name
     email: EmailStr | None = None
     phone: Phone | None = None
+    phone_raw: Annotated[str, StringConstraints(max_length=60)] | None = Field(
+        default=None, description="The number as first given, when it was cleaned to E.164."
+    )
     address_line1: Line | None = None
     address_line2: Line | None = None
     city: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
@@ -97,6 +100,7 @@ class CustomerRead(RecordRead):
     name: str
     email: str | None
     phone: str | None
+    phone_raw: str | None = None
     address_line1: str | None
     address_line2: str | None
     city: str | None

@@ -115,7 +115,7 @@ def _phone(raw: Any, options: CleaningOptions) -> dict[str, Any] | None:
     e164, original = cleaned
     values: dict[str, Any] = {"phone": e164}
     if original != e164:
-        values["custom_fields"] = {"phone_raw": original}  # the number as the file wrote it
+        values["phone_raw"] = original  # the number as the file wrote it (stored encrypted)
     return values
 
 

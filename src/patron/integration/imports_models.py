@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.db.base import Base, IdMixin, RecordMixin
 from patron.db.types import JSONType, UTCDateTime
+from patron.security.crypto_types import EncryptedJSON
 
 IMPORT_STATUSES = ("queued", "running", "succeeded", "failed", "reverted")
 IMPORT_ACTIONS = ("created", "updated")
@@ -61,4 +62,4 @@ class ImportRecord(IdMixin, Base):
     record_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     action: Mapped[str] = mapped_column(String(10))
     row_number: Mapped[int] = mapped_column(BigInteger)
-    previous: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    previous: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON("import_record.previous"))

@@ -13,7 +13,6 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
     UniqueConstraint,
     Uuid,
 )
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from patron.db.base import Base, IdMixin, RecordMixin
 from patron.db.types import JSONType, UTCDateTime
 from patron.kit.clock import utcnow
+from patron.security.crypto_types import EncryptedText
 
 DELIVERY_STATUSES = ("pending", "succeeded", "failed")
 
@@ -33,8 +33,10 @@ class WebhookSubscription(RecordMixin, Base):
 
     url: Mapped[str] = mapped_column(String(2000))
     event_types: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    secret: Mapped[str] = mapped_column(String(120))
-    previous_secret: Mapped[str | None] = mapped_column(String(120))
+    secret: Mapped[str] = mapped_column(EncryptedText("webhook_subscription.secret"))
+    previous_secret: Mapped[str | None] = mapped_column(
+        EncryptedText("webhook_subscription.previous_secret")
+    )
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     description: Mapped[str | None] = mapped_column(String(300))
@@ -66,7 +68,7 @@ class WebhookDelivery(IdMixin, Base):
     event_type: Mapped[str] = mapped_column(String(80))
     entity_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     message_id: Mapped[str] = mapped_column(String(60))
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(EncryptedText("webhook_delivery.body"))  # the record
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -92,7 +94,9 @@ class WebhookAttempt(IdMixin, Base):
     attempt: Mapped[int] = mapped_column(Integer)
     status_code: Mapped[int | None] = mapped_column(Integer)
     latency_ms: Mapped[int] = mapped_column(Integer)
-    response_body: Mapped[str | None] = mapped_column(Text)
+    response_body: Mapped[str | None] = mapped_column(
+        EncryptedText("webhook_attempt.response_body")
+    )
     error: Mapped[str | None] = mapped_column(String(500))
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

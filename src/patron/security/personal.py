@@ -13,6 +13,7 @@ PERSONAL_FIELDS = frozenset(
     {
         "email",
         "phone",
+        "phone_raw",
         "address_line1",
         "address_line2",
         "notes",  # customers
@@ -36,7 +37,17 @@ PERSONAL_BY_ENTITY: dict[str, frozenset[str]] = {
 masked too, the trail holds nothing an erasure would have to remove (it could not: it is
 append-only and hash-chained)."""
 
-SECRET_FIELDS = frozenset({"password", "password_hash", "key_hash", "token_hash", "csrf_token"})
+SECRET_FIELDS = frozenset(
+    {
+        "password",
+        "password_hash",
+        "key_hash",
+        "token_hash",
+        "csrf_token",
+        "secret",
+        "previous_secret",
+    }
+)
 """Secrets and their hashes: never shown, not even masked by shape."""
 
 MASKED = "[masked]"
