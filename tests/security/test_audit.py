@@ -355,3 +355,18 @@ def test_entries_are_stored_as_written(db: Database, admin: Caller) -> None:
         stored = session.scalars(select(AuditEntry)).all()
         assert stored
         assert all(audit.entry_hash(entry) == entry.hash for entry in stored)
+
+
+def test_membership_changes_are_recorded(admin: Caller) -> None:
+    customer = make_customer(admin, name="Member Person")
+    campaign = admin.post("/api/v1/campaigns", json={"name": "Audited campaign"}).json()
+    added = admin.post(
+        f"/api/v1/campaigns/{campaign['id']}/members", json={"customer_ids": [customer["id"]]}
+    )
+    assert added.status_code == 200, added.text
+    removed = admin.delete(f"/api/v1/campaigns/{campaign['id']}/members/{customer['id']}")
+    assert removed.status_code == 204
+    found = entries(admin, entity="campaign", entity_id=campaign["id"])
+    details = [entry["detail"] for entry in found if entry["action"] == "update"]
+    assert {"members_removed": [customer["id"]]} in details
+    assert {"members_added": [customer["id"]]} in details

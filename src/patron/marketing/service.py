@@ -19,6 +19,7 @@ from patron.marketing import repository
 from patron.marketing import rules as segment_rules
 from patron.marketing.models import Campaign, CampaignMember, Segment, SegmentMember
 from patron.marketing.schemas import CampaignRead, SegmentRead
+from patron.security import audit
 from patron.security.permissions import Action, Principal
 
 
@@ -214,6 +215,10 @@ def add_members(
             changed=["members"],
             data={"customer_ids": [str(cid) for cid in added]},
         )
+        audit.record(
+            session, principal, action=audit.AuditAction.UPDATE, entity=name,
+            entity_id=parent_id, detail={"members_added": [str(cid) for cid in added]},
+        )  # fmt: skip
     return len(added), len(present), len(excluded)
 
 
@@ -239,3 +244,7 @@ def remove_member(
         changed=["members"],
         data={"customer_ids": [str(customer_id)]},
     )
+    audit.record(
+        session, principal, action=audit.AuditAction.UPDATE, entity=name,
+        entity_id=parent_id, detail={"members_removed": [str(customer_id)]},
+    )  # fmt: skip
