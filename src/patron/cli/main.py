@@ -13,6 +13,7 @@ from patron.cli import (
     db,
     dedupe,
     demo,
+    etl,
     export,
     import_,
     keys,
@@ -40,6 +41,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(analyze.app, name="analyze")
 app.add_typer(backup.app, name="backup")
 app.add_typer(audit.app, name="audit")
+app.add_typer(etl.app, name="etl")
 dedupe.register(app)
 
 

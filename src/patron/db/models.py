@@ -6,6 +6,7 @@ from patron.db.base import Base
 from patron.events.models import Event, EventPrune
 from patron.insights.models import AnalysisRun, AssociationRule, CustomerInsight
 from patron.integration.duplicates_models import CustomerMerge, DuplicatePair
+from patron.integration.etl_models import EtlRun
 from patron.integration.imports_models import ImportRecord, ImportRun
 from patron.integration.webhooks_models import (
     WebhookAttempt,
@@ -39,6 +40,7 @@ __all__ = [
     "Deal",
     "DuplicatePair",
     "Erasure",
+    "EtlRun",
     "Event",
     "EventPrune",
     "IdempotentRequest",
