@@ -198,3 +198,38 @@ def test_metrics_match_scikit_learn() -> None:
     counts = np.array([row["count"] for row in metrics["calibration"]])
     gaps = np.abs(observed - predicted)
     assert metrics["expected_calibration_error"] == pytest.approx(counts @ gaps / 1000)
+
+
+def test_ticket_and_activity_features_count_only_what_came_before_the_cutoff() -> None:
+    purchases = pd.DataFrame(
+        {
+            "customer": ["a", "a", "b"],
+            "date": ["2024-01-05", "2024-03-01", "2024-02-01"],
+            "amount": [10.0, 20.0, 5.0],
+        }
+    )
+    events = pd.DataFrame(
+        {
+            "customer": ["a", "a", "a", "b", "a"],
+            "at": pd.to_datetime(
+                ["2023-12-01", "2024-03-20", "2024-03-25", "2024-02-02", "2024-05-01"], utc=True
+            ),
+            "kind": ["ticket", "ticket", "activity", "activity", "ticket"],
+        }
+    )
+    features, _ = churn_dataset(
+        purchases, customer_col="customer", date_col="date", amount_col="amount",
+        cutoff="2024-03-31", horizon_days=30, events=events,
+    )  # fmt: skip
+    assert features.loc["a", "ticket_total"] == 2  # the May ticket is after the cutoff
+    assert features.loc["a", "ticket_90d"] == 1  # December is more than 90 days before
+    assert features.loc["a", "days_since_ticket"] == 11
+    assert features.loc["a", "activity_total"] == 1
+    assert features.loc["b", "ticket_total"] == 0
+    assert np.isnan(features.loc["b", "days_since_ticket"])
+    assert features.loc["b", "days_since_activity"] == 58
+    with pytest.raises(ValueError, match="kind"):
+        churn_dataset(
+            purchases, customer_col="customer", date_col="date", cutoff="2024-03-31",
+            events=events.drop(columns="kind"),
+        )  # fmt: skip

@@ -130,6 +130,8 @@ def test_churn_run_keeps_model_and_baseline_metrics(admin: Caller, db: Database)
     assert "brier" in metrics["model"]
     assert metrics["baseline"]["threshold_days"] >= 0
     assert metrics["threshold"] == 0.4
+    assert "recency_days" in metrics["features"]
+    assert "ticket_total" not in metrics["features"]  # no tickets yet: no ticket features
 
     risks = {c["id"]: c["churn_risk"] for c in _all_customers(admin)}
     assert all(risks[cid] is not None and 0 <= risks[cid] <= 1 for cid in ids)
@@ -137,6 +139,13 @@ def test_churn_run_keeps_model_and_baseline_metrics(admin: Caller, db: Database)
     again = _run(admin, db, "churn", {"horizon_days": 60, "threshold": 0.4})
     assert again["metrics"] == metrics
     assert again["results"] == run["results"]
+
+    opened = admin.post("/api/v1/tickets", json={"customer_id": ids[0], "subject": "Broken"})
+    assert opened.status_code == 201, opened.text
+    with_tickets = _run(admin, db, "churn", {"horizon_days": 60, "threshold": 0.4})
+    assert {"ticket_total", "ticket_90d", "days_since_ticket"} <= set(
+        with_tickets["metrics"]["features"]
+    )
 
 
 def test_score_filters_select_exactly(admin: Caller, db: Database) -> None:

@@ -65,8 +65,15 @@ def churn_dataset(
     amount_col: str | None = None,
     cutoff: Any,
     horizon_days: int = 90,
+    events: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Features as of ``cutoff`` and the label "no purchase in (cutoff, cutoff + horizon]".
+
+    ``events`` (optional): other contacts with the customer, columns ``customer`` (matching
+    ``customer_col``'s values), ``at`` (a time) and ``kind`` (e.g. ``ticket``, ``activity``).
+    Each kind adds ``<kind>_total``, ``<kind>_90d`` (before the cutoff) and
+    ``days_since_<kind>`` (NaN when there was none): support trouble and a conversation going
+    quiet are churn signals that purchases alone do not show.
 
     Purchases are counted per calendar day, as in :mod:`patron.analytics.clv`. Only customers
     whose first purchase is on or before ``cutoff`` appear. ``mean_gap_days`` (days between
@@ -110,10 +117,31 @@ def churn_dataset(
     if amount_col is not None:
         features["monetary_total"] = grouped["amount"].sum()
         features["monetary_mean"] = features["monetary_total"] / count
+    if events is not None:
+        _add_engagement(features, events, end)
     future = daily[(daily["day"] > end) & (daily["day"] <= end + pd.Timedelta(days=horizon_days))]
     returned = features.index.isin(future["customer"].unique())
     labels = pd.Series((~returned).astype(np.int64), index=features.index, name="churned")
     return features, labels
+
+
+def _add_engagement(features: pd.DataFrame, events: pd.DataFrame, end: pd.Timestamp) -> None:
+    """Per kind of event: how many before ``end``, how many in its last 90 days, days since."""
+    missing = [column for column in ("customer", "at", "kind") if column not in events.columns]
+    if missing:
+        raise ValueError(f"events lack the column(s) {', '.join(map(repr, missing))}")
+    day = as_day(events["at"], "at")
+    known = events.assign(day=day.to_numpy())
+    past = known[known["day"] <= end]
+    for kind in sorted(known["kind"].dropna().unique()):
+        of_kind = past[past["kind"] == kind]
+        grouped = of_kind.groupby("customer")["day"]
+        total = grouped.size()
+        recent = (of_kind["day"] > end - pd.Timedelta(days=90)).groupby(of_kind["customer"]).sum()
+        since = (end - grouped.max()).dt.days
+        features[f"{kind}_total"] = total.reindex(features.index, fill_value=0).astype(np.float64)
+        features[f"{kind}_90d"] = recent.reindex(features.index, fill_value=0).astype(np.float64)
+        features[f"days_since_{kind}"] = since.reindex(features.index).astype(np.float64)
 
 
 def _matrix(features: pd.DataFrame | ArrayLike) -> pd.DataFrame:
@@ -167,6 +195,10 @@ class ChurnClassifier(BaseEstimator):  # type: ignore[misc]
 
     def fit(self, features: pd.DataFrame | ArrayLike, labels: ArrayLike) -> ChurnClassifier:
         frame = _matrix(features)
+        if isinstance(features, pd.DataFrame):
+            # A column without any value (days since a first ticket that came later) says
+            # nothing and cannot be binned: it is left out, and so ignored when predicting.
+            frame = frame.loc[:, frame.notna().any(axis=0).to_numpy()]
         y = _labels(labels, frame.shape[0])
         model = HistGradientBoostingClassifier(
             learning_rate=self.learning_rate,

@@ -68,6 +68,22 @@ def transactions_frame(database: Database, principal: Principal) -> pd.DataFrame
     )
 
 
+def contact_events_frame(database: Database, principal: Principal) -> pd.DataFrame:
+    """Tickets and activities as ``customer`` (the id as text, like ``transactions_frame``),
+    ``at`` (UTC) and ``kind`` (``ticket`` or ``activity``)."""
+    import pandas as pd
+
+    principal.require("tickets", Action.READ)
+    principal.require("activities", Action.READ)
+    with database.engine.connect() as connection:
+        customer, at, kind = _columns(connection, repository.contact_events(), [object] * 3)
+    if not len(customer):
+        return pd.DataFrame({"customer": [], "at": pd.to_datetime([], utc=True), "kind": []})
+    return pd.DataFrame(
+        {"customer": _uuid_text(customer), "at": _utc_times(at), "kind": pd.Series(kind, dtype=str)}
+    )
+
+
 def _uuid_text(values: np.ndarray) -> pd.Series:
     """UUIDs as text with dashes (``str(uuid)``), as a pandas string column."""
     import pandas as pd

@@ -58,6 +58,26 @@ def transactions() -> Select[tuple[object, ...]]:
     )
 
 
+def contact_events() -> Any:
+    """Tickets opened and activities, one row each: customer, time, kind (churn features)."""
+    from sqlalchemy import literal, union_all
+
+    from patron.activities.models import Activity
+    from patron.service.models import Ticket
+
+    tickets = select(
+        Ticket.customer_id.label("customer_id"),
+        Ticket.opened_at.label("at"),
+        literal("ticket").label("kind"),
+    )
+    activities = select(
+        Activity.customer_id.label("customer_id"),
+        Activity.occurred_at.label("at"),
+        literal("activity").label("kind"),
+    )
+    return union_all(tickets, activities)
+
+
 def basket_lines() -> Select[tuple[object, ...]]:
     return (
         select(OrderLine.order_id.label("order_id"), Product.sku.label("item"))

@@ -77,7 +77,11 @@ def compute(
     if kind == "clv":
         outcome = _clv(frame, ClvParameters.model_validate(parameters), report)
     elif kind == "churn":
-        outcome = churn_scores(frame, ChurnParameters.model_validate(parameters), report)
+        report(0.1, "reading tickets and activities")
+        events = data.contact_events_frame(database, principal)
+        outcome = churn_scores(
+            frame, ChurnParameters.model_validate(parameters), report, events=events
+        )
     else:
         raise ValueError(f"Unknown scoring kind {kind!r}.")
     outcome.fingerprint = print_
@@ -236,9 +240,16 @@ def _first_day(frame: pd.DataFrame) -> date:
 
 
 # ----- churn risk ------------------------------------------------------------------------------
-def churn_scores(frame: pd.DataFrame, params: ChurnParameters, report: Report) -> ScoresOutcome:
+def churn_scores(
+    frame: pd.DataFrame,
+    params: ChurnParameters,
+    report: Report,
+    *,
+    events: pd.DataFrame | None = None,
+) -> ScoresOutcome:
     """Train, test against the baseline and score ``frame`` (``customer_id``, ``ordered_at`` in
-    UTC, ``amount``: one row per purchase). Pure computation: nothing is read or written."""
+    UTC, ``amount``: one row per purchase), with ticket and activity features from ``events``
+    (``customer``, ``at``, ``kind``) when given. Pure computation: nothing is read or written."""
     from patron.analytics.churn import (
         ChurnClassifier,
         RecencyBaseline,
@@ -258,7 +269,7 @@ def churn_scores(frame: pd.DataFrame, params: ChurnParameters, report: Report) -
     frame = frame[frame["ordered_at"] < pd.Timestamp(as_of + timedelta(days=1), tz="UTC")]
 
     def dataset(cutoff: date) -> tuple[pd.DataFrame, pd.Series]:
-        return churn_dataset(frame, **COLUMNS, cutoff=cutoff, horizon_days=horizon)
+        return churn_dataset(frame, **COLUMNS, cutoff=cutoff, horizon_days=horizon, events=events)
 
     report(0.2, "building features")
     x_train, y_train = dataset(train_cutoff)
@@ -283,6 +294,7 @@ def churn_scores(frame: pd.DataFrame, params: ChurnParameters, report: Report) -
         "test_cutoff": test_cutoff.isoformat(),
         "n_train": len(x_train),
         "n_test": len(x_test),
+        "features": list(x_train.columns),
         "model": evaluation,
         "baseline": {"threshold_days": baseline.threshold_, **baseline_metrics},
     }
