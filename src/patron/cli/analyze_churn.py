@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from patron.cli import common
+from patron.cli.analyze_predict import AmountCol, CustomerCol, DateCol, Output, Transactions
 
 
 def register(app: typer.Typer) -> None:
@@ -23,16 +24,11 @@ def register(app: typer.Typer) -> None:
 
 
 def churn(
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write: .csv, .jsonl or .parquet.")
-    ],
-    transactions: Annotated[
-        Path | None,
-        typer.Option(help="Transactions file (CSV, text or Parquet). Omit to read the database."),
-    ] = None,
-    customer_col: Annotated[str, typer.Option(help="Customer id column.")] = "customer_id",
-    date_col: Annotated[str, typer.Option(help="Transaction date column.")] = "date",
-    amount_col: Annotated[str, typer.Option(help="Transaction value column.")] = "amount",
+    output: Output,
+    transactions: Transactions = None,
+    customer_col: CustomerCol = "customer_id",
+    date_col: DateCol = "date",
+    amount_col: AmountCol = "amount",
     as_of: Annotated[
         str | None, typer.Option(help="Score as of this day (YYYY-MM-DD); default: last date.")
     ] = None,

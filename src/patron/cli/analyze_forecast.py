@@ -15,6 +15,17 @@ import typer
 
 from patron.cli import analyze_predict as shared
 from patron.cli import common
+from patron.cli.analyze_predict import (
+    AmountCol,
+    Columns,
+    CustomerCol,
+    DateCol,
+    DateFormat,
+    Header,
+    Output,
+    Sep,
+    Transactions,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,31 +37,6 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to ``patron analyze``."""
     app.command("forecast")(forecast)
     app.command("spend")(spend)
-
-
-# Options every command shares, as ``patron analyze clv`` spells them.
-Output = Annotated[
-    Path, typer.Option("--output", "-o", help="Where to write: .csv, .jsonl or .parquet.")
-]
-Transactions = Annotated[
-    Path | None,
-    typer.Option(help="Transactions file (CSV, text or Parquet). Omit to read the database."),
-]
-CustomerCol = Annotated[str, typer.Option(help="Customer id column.")]
-DateCol = Annotated[str, typer.Option(help="Transaction date column.")]
-AmountCol = Annotated[str, typer.Option(help="Transaction value column.")]
-Sep = Annotated[
-    str, typer.Option(help="Text field separator: a character, or whitespace, tab, comma, ...")
-]
-Header = Annotated[
-    bool, typer.Option("--header/--no-header", help="Whether the text file has a header.")
-]
-Columns = Annotated[
-    str | None, typer.Option(help="Comma-separated column names (needed with --no-header).")
-]
-DateFormat = Annotated[
-    str | None, typer.Option(help="strptime format of the dates, e.g. %Y%m%d; default ISO.")
-]
 
 
 def _transactions(

@@ -46,17 +46,37 @@ def register(app: typer.Typer) -> None:
     app.command("clv")(clv)
 
 
+# Options the transaction commands share (clv, churn, forecast, spend).
+Output = Annotated[
+    Path, typer.Option("--output", "-o", help="Where to write: .csv, .jsonl or .parquet.")
+]
+Transactions = Annotated[
+    Path | None,
+    typer.Option(help="Transactions file (CSV, text or Parquet). Omit to read the database."),
+]
+CustomerCol = Annotated[str, typer.Option(help="Customer id column.")]
+DateCol = Annotated[str, typer.Option(help="Transaction date column.")]
+AmountCol = Annotated[str, typer.Option(help="Transaction value column.")]
+Sep = Annotated[
+    str, typer.Option(help="Text field separator: a character, or whitespace, tab, comma, ...")
+]
+Header = Annotated[
+    bool, typer.Option("--header/--no-header", help="Whether the text file has a header.")
+]
+Columns = Annotated[
+    str | None, typer.Option(help="Comma-separated column names (needed with --no-header).")
+]
+DateFormat = Annotated[
+    str | None, typer.Option(help="strptime format of the dates, e.g. %Y%m%d; default ISO.")
+]
+
+
 def clv(
-    output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write: .csv, .jsonl or .parquet.")
-    ],
-    transactions: Annotated[
-        Path | None,
-        typer.Option(help="Transactions file (CSV, text or Parquet). Omit to read the database."),
-    ] = None,
-    customer_col: Annotated[str, typer.Option(help="Customer id column.")] = "customer_id",
-    date_col: Annotated[str, typer.Option(help="Transaction date column.")] = "date",
-    amount_col: Annotated[str, typer.Option(help="Transaction value column.")] = "amount",
+    output: Output,
+    transactions: Transactions = None,
+    customer_col: CustomerCol = "customer_id",
+    date_col: DateCol = "date",
+    amount_col: AmountCol = "amount",
     calibration_end: Annotated[
         str | None,
         typer.Option(help="Last day the models learn from (YYYY-MM-DD); default: last date."),
