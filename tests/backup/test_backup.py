@@ -28,7 +28,7 @@ def sums_of(url: str) -> dict[str, dict[str, Any]]:
     return {name: value.to_dict() for name, value in found.items()}
 
 
-def _later_heads(database: Database, manifest: dict[str, Any]) -> set[str]:
+def _later_heads(database: Database) -> set[str]:
     """The chain's hashes (writes went on after the backup: its head is one of them)."""
     with database.engine.connect() as connection:
         return set(connection.execute(text("SELECT hash FROM audit_entry")).scalars())
@@ -81,7 +81,7 @@ def test_backup_while_writing_verifies_and_restores_into_a_new_database(
             text("SELECT hash FROM audit_entry ORDER BY id DESC LIMIT 1")
         ).scalar_one_or_none()
     assert head is not None
-    assert manifest["audit_head"] in _later_heads(db, manifest)
+    assert manifest["audit_head"] in _later_heads(db)
     assert path.stat().st_mode & 0o777 == 0o600
     sidecar = path.with_name(path.name + ".sha256").read_text()
     assert sidecar.split() == [container.check_file_checksum(path), path.name]

@@ -19,12 +19,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from patron.crud import repository as crud_repository
 from patron.crud.repository import Page, Resource
-from patron.customers import repository as customers_repository
 from patron.customers import service as customers
 from patron.customers.models import Customer
 from patron.db.engine import Database
@@ -111,27 +109,10 @@ def list_pairs(
 ) -> tuple[Page[DuplicatePair], dict[uuid.UUID, Customer]]:
     """Open pairs of customers the caller can both see, best first, with the two customers."""
     principal.require("customers", Action.READ)
-    left, right = aliased(Customer), aliased(Customer)
-    statement = (
-        select(DuplicatePair)
-        .join(left, left.id == DuplicatePair.left_id)
-        .join(right, right.id == DuplicatePair.right_id)
-        .where(
-            DuplicatePair.status == "open",
-            DuplicatePair.score >= threshold,
-            left.merged_into_id.is_(None),
-            right.merged_into_id.is_(None),
-        )
-    )
-    visible = customers_repository.visible_customer_ids(principal)
-    if visible is not None:
-        statement = statement.where(
-            DuplicatePair.left_id.in_(visible), DuplicatePair.right_id.in_(visible)
-        )
+    statement = repository.open_pairs(threshold, principal)
     page = crud_repository.page(session, statement, PAIRS, sort=None, limit=limit, cursor=cursor)
     ids = {pair.left_id for pair in page.items} | {pair.right_id for pair in page.items}
-    found = session.scalars(select(Customer).where(Customer.id.in_(ids))) if ids else []
-    return page, {customer.id: customer for customer in found}
+    return page, repository.customers_by_id(session, ids)
 
 
 def get_pair(session: Session, principal: Principal, pair_id: uuid.UUID) -> DuplicatePair:

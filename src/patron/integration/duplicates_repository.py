@@ -11,8 +11,10 @@ from sqlalchemy import Column, Select, Table, and_, delete, exists, select, upda
 from sqlalchemy.orm import Session, aliased
 
 from patron.customers.models import Customer
+from patron.customers.repository import visible_customer_ids
 from patron.db.models import Base
 from patron.integration.duplicates_models import CustomerMerge, DuplicatePair
+from patron.security.permissions import Principal
 
 # Foreign keys to customers that describe the customer itself rather than something it owns.
 NOT_MOVED = {("customer", "merged_into_id"), ("customer_merge", "survivor_id"),
@@ -80,10 +82,12 @@ def repoint(
     return changed
 
 
-def open_pairs(threshold: float) -> Select[Any]:
+def open_pairs(threshold: float, principal: Principal) -> Select[tuple[DuplicatePair]]:
+    """Open pairs at or above ``threshold`` whose two customers are still live and both within
+    the caller's scope."""
     left, right = aliased(Customer), aliased(Customer)
-    return (
-        select(DuplicatePair, left, right)
+    statement = (
+        select(DuplicatePair)
         .join(left, left.id == DuplicatePair.left_id)
         .join(right, right.id == DuplicatePair.right_id)
         .where(
@@ -93,6 +97,19 @@ def open_pairs(threshold: float) -> Select[Any]:
             right.merged_into_id.is_(None),
         )
     )
+    visible = visible_customer_ids(principal)
+    if visible is not None:
+        statement = statement.where(
+            DuplicatePair.left_id.in_(visible), DuplicatePair.right_id.in_(visible)
+        )
+    return statement
+
+
+def customers_by_id(session: Session, ids: set[uuid.UUID]) -> dict[uuid.UUID, Customer]:
+    if not ids:
+        return {}
+    found = session.scalars(select(Customer).where(Customer.id.in_(ids)))
+    return {customer.id: customer for customer in found}
 
 
 def pair_keys(session: Session) -> dict[tuple[uuid.UUID, uuid.UUID], DuplicatePair]:
