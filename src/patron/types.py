@@ -26,6 +26,8 @@ CountryCode = Annotated[
 ]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=300)]
+# Another system's id for a record: the key imports and ETL upsert by.
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 LongText = Annotated[str, StringConstraints(max_length=100_000)]
 MinorUnits = Annotated[int, Field(ge=-(2**62), le=2**62)]
 NonNegativeMinorUnits = Annotated[int, Field(ge=0, le=2**62)]

@@ -177,3 +177,33 @@ def test_campaign_members(admin: Caller) -> None:
     gone = admin.delete(f"/api/v1/campaigns/{campaign['id']}/members/{customers[0]}")
     assert gone.status_code == 204
     assert len(admin.get(f"/api/v1/campaigns/{campaign['id']}/members").json()["data"]) == 2
+
+
+def test_duplicate_external_ids_are_field_errors_on_every_record(admin: Caller) -> None:
+    customer = make_customer(admin)
+    product = make_product(admin)
+    make_stage(admin, name="Lead", position=1, probability=10)
+    bodies = {
+        "orders": {"customer_id": customer["id"], "currency": "EUR",
+                   "lines": [{"product_id": product["id"], "quantity": 1}]},
+        "deals": {"customer_id": customer["id"], "title": "Deal", "amount_minor": 100},
+        "tickets": {"customer_id": customer["id"], "subject": "Help"},
+        "activities": {"customer_id": customer["id"], "type": "note"},
+    }  # fmt: skip
+    for path, body in bodies.items():
+        first = admin.post(f"/api/v1/{path}", json={**body, "external_id": f"old-{path}"})
+        assert first.status_code == 201, first.text
+        again = admin.post(f"/api/v1/{path}", json={**body, "external_id": f"old-{path}"})
+        assert again.status_code == 422, (path, again.text)
+        assert again.json()["errors"][0]["field"] == "external_id"
+        assert again.json()["errors"][0]["code"] == "duplicate"
+        other = admin.post(f"/api/v1/{path}", json={**body, "external_id": f"new-{path}"}).json()
+        moved = admin.patch(f"/api/v1/{path}/{other['id']}", json={"external_id": f"old-{path}"})
+        assert moved.status_code == 422, (path, moved.text)
+        assert moved.json()["errors"][0]["field"] == "external_id"
+        kept = admin.patch(f"/api/v1/{path}/{other['id']}", json={"external_id": f"new-{path}"})
+        assert kept.status_code == 200, (path, kept.text)
+    numbered = make_order(admin, customer["id"], product["id"], number="SO-1")
+    taken = admin.post("/api/v1/orders", json={**bodies["orders"], "number": numbered["number"]})
+    assert taken.status_code == 422
+    assert taken.json()["errors"][0]["field"] == "number"

@@ -2,11 +2,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
-from patron.types import ListParams, LongText, RecordRead, Schema, ShortText, UTCDatetime, Version
+from patron.types import (
+    ExternalId,
+    ListParams,
+    LongText,
+    RecordRead,
+    Schema,
+    ShortText,
+    UTCDatetime,
+    Version,
+)
 
 ActivityType = Literal["call", "email", "meeting", "note", "sms"]
 Direction = Literal["inbound", "outbound", "internal"]
@@ -22,10 +31,7 @@ class ActivityCreate(Schema):
     user_id: uuid.UUID | None = Field(default=None, description="Defaults to the caller.")
     deal_id: uuid.UUID | None = None
     ticket_id: uuid.UUID | None = None
-    external_id: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-        | None
-    ) = None
+    external_id: ExternalId | None = None
 
 
 class ActivityUpdate(Schema):
@@ -36,6 +42,7 @@ class ActivityUpdate(Schema):
     occurred_at: UTCDatetime = None  # type: ignore[assignment]
     deal_id: uuid.UUID | None = None
     ticket_id: uuid.UUID | None = None
+    external_id: ExternalId | None = None
     version: Version | None = None
 
 

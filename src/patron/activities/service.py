@@ -49,6 +49,7 @@ class ActivityService(CrudService[Activity]):
     )
     read_schema = ActivityRead
     not_found_message = "No such activity."
+    unique_fields = ("external_id",)
 
     def _check_links(self, session: Session, customer_id: Any, values: dict[str, Any]) -> None:
         for field, model in (("deal_id", Deal), ("ticket_id", Ticket)):

@@ -42,6 +42,17 @@ class Page(Generic[M]):
     next_cursor: str | None
 
 
+def value_taken(
+    session: Session, model: type[M], column: str, value: Any, except_id: uuid.UUID | None = None
+) -> bool:
+    """Whether another row of ``model`` already holds ``value`` in the unique ``column``."""
+    attribute = getattr(model, column)
+    statement = select(model.id).where(attribute == value)  # type: ignore[attr-defined]
+    if except_id is not None:
+        statement = statement.where(model.id != except_id)  # type: ignore[attr-defined]
+    return session.scalar(statement.limit(1)) is not None
+
+
 def scoped_select(resource: Resource[M], principal: Principal) -> Select[tuple[M]]:
     statement = select(resource.model)
     if resource.scope is not None:

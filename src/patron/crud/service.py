@@ -41,6 +41,9 @@ class CrudService(Generic[M]):
     resource: Resource[M]
     read_schema: type[BaseModel]
     not_found_message: str = "No such record."
+    # Unique columns checked before writing, so a duplicate is a field error the caller can act
+    # on rather than the database's bare conflict.
+    unique_fields: tuple[str, ...] = ()
 
     # ----- hooks -----------------------------------------------------------------------------
     def prepare_create(
@@ -62,6 +65,19 @@ class CrudService(Generic[M]):
     def audit_action(self, changed: list[str]) -> audit.AuditAction:
         """What the audit trail calls an update with these changed fields."""
         return audit.AuditAction.UPDATE
+
+    def _check_unique(self, session: Session, values: dict[str, Any], record: M | None) -> None:
+        noun = self.resource.event_name.replace("_", " ")
+        for name in self.unique_fields:
+            value = values.get(name)
+            except_id = record.id if record is not None else None  # type: ignore[attr-defined]
+            if value is not None and repository.value_taken(
+                session, self.resource.model, name, value, except_id
+            ):
+                label = name.replace("_", " ")
+                raise ValidationFailed.field(
+                    name, f"Another {noun} already has this {label}.", "duplicate"
+                )
 
     def event_data(self, record: M) -> dict[str, Any]:
         return self.read_schema.model_validate(record).model_dump(mode="json")
@@ -100,6 +116,7 @@ class CrudService(Generic[M]):
     def create(self, session: Session, principal: Principal, data: BaseModel) -> M:
         principal.require(self.resource.entity, Action.CREATE)
         values = self.prepare_create(session, principal, data.model_dump(exclude_unset=False))
+        self._check_unique(session, values, None)
         record = self.resource.model(**values)
         session.add(record)
         session.flush()
@@ -141,6 +158,7 @@ class CrudService(Generic[M]):
             )
         _refuse_nulls(self.resource.model, values)
         values = self.prepare_update(session, principal, record, values)
+        self._check_unique(session, values, record)
         changed = [key for key, value in values.items() if getattr(record, key) != value]
         before = audit.snapshot(record)
         for key in changed:

@@ -158,15 +158,6 @@ def is_visible(session: Session, principal: Principal, customer_id: uuid.UUID) -
     return session.scalar(statement) is not None
 
 
-def external_id_taken(
-    session: Session, external_id: str, except_id: uuid.UUID | None = None
-) -> bool:
-    statement = select(Customer.id).where(Customer.external_id == external_id)
-    if except_id is not None:
-        statement = statement.where(Customer.id != except_id)
-    return session.scalar(statement.limit(1)) is not None
-
-
 def customers_by_email(session: Session, emails: Iterable[str]) -> dict[str, Customer]:
     """Customers whose email is one of ``emails`` (exact match after trimming and lower-casing),
     keyed by that normalised email. With several customers on one email, the oldest wins.

@@ -33,6 +33,7 @@ class CustomerService(CrudService[Customer]):
     )
     read_schema = CustomerRead
     not_found_message = "No such customer."
+    unique_fields = ("external_id",)
 
     def _check_links(
         self,
@@ -58,13 +59,6 @@ class CustomerService(CrudService[Customer]):
         if kind == "company" and linked is not None:
             raise ValidationFailed.field(
                 "company_id", "Only people are linked to a company.", "not_person"
-            )
-        external_id = values.get("external_id")
-        if external_id and repository.external_id_taken(
-            session, external_id, record.id if record else None
-        ):
-            raise ValidationFailed.field(
-                "external_id", "Another customer already has this external id.", "duplicate"
             )
         team_id = values.get("team_id")
         if team_id is not None and not security.team_exists(session, team_id):

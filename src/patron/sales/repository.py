@@ -76,13 +76,6 @@ def products_by_id(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID
     return {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(wanted)))}
 
 
-def sku_taken(session: Session, sku: str, except_id: uuid.UUID | None = None) -> bool:
-    statement = select(Product.id).where(Product.sku == sku)
-    if except_id is not None:
-        statement = statement.where(Product.id != except_id)
-    return session.scalar(statement.limit(1)) is not None
-
-
 def product_on_orders(session: Session, product_id: uuid.UUID) -> bool:
     return bool(session.scalar(select(exists().where(OrderLine.product_id == product_id))))
 
@@ -99,7 +92,3 @@ def first_stage(session: Session) -> PipelineStage | None:
 
 def stage(session: Session, stage_id: uuid.UUID) -> PipelineStage | None:
     return session.get(PipelineStage, stage_id)
-
-
-def order_number_taken(session: Session, number: str) -> bool:
-    return bool(session.scalar(select(exists().where(Order.number == number))))

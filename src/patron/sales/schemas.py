@@ -8,6 +8,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from patron.types import (
     CurrencyCode,
+    ExternalId,
     ListParams,
     Name,
     NonNegativeMinorUnits,
@@ -22,7 +23,6 @@ Sku = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 Category = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 OrderStatus = Literal["pending", "paid", "shipped", "completed", "cancelled", "refunded"]
 Percent = Annotated[int, Field(ge=0, le=100)]
-ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
 
 
 # ----- products ------------------------------------------------------------------------------
@@ -180,6 +180,7 @@ class DealUpdate(Schema):
     owner_id: uuid.UUID | None = None
     won_reason: ShortText | None = None
     lost_reason: ShortText | None = None
+    external_id: ExternalId | None = None
     version: Version | None = None
 
 

@@ -47,24 +47,7 @@ class ProductService(CrudService[Product]):
     )
     read_schema = ProductRead
     not_found_message = "No such product."
-
-    @staticmethod
-    def _check_sku(session: Session, values: dict[str, Any], record: Product | None) -> None:
-        sku = values.get("sku")
-        if sku and repository.sku_taken(session, sku, record.id if record else None):
-            raise ValidationFailed.field("sku", "Another product has this sku.", "duplicate")
-
-    def prepare_create(
-        self, session: Session, principal: Principal, values: dict[str, Any]
-    ) -> dict[str, Any]:
-        self._check_sku(session, values, None)
-        return values
-
-    def prepare_update(
-        self, session: Session, principal: Principal, record: Product, values: dict[str, Any]
-    ) -> dict[str, Any]:
-        self._check_sku(session, values, record)
-        return values
+    unique_fields = ("sku",)
 
     def before_delete(self, session: Session, principal: Principal, record: Product) -> None:
         if repository.product_on_orders(session, record.id):
@@ -129,6 +112,7 @@ class OrderService(CrudService[Order]):
     )
     read_schema = OrderRead
     not_found_message = "No such order."
+    unique_fields = ("number", "external_id")
 
     def prepare_create(
         self, session: Session, principal: Principal, values: dict[str, Any]
@@ -137,8 +121,6 @@ class OrderService(CrudService[Order]):
         lines, total = _build_lines(session, values.pop("lines"), values["currency"])
         if values.get("number") is None:
             values["number"] = f"SO-{utcnow():%Y%m%d}-{secrets.token_hex(4).upper()}"
-        elif repository.order_number_taken(session, values["number"]):
-            raise ValidationFailed.field("number", "An order with this number exists.", "duplicate")
         if values.get("ordered_at") is None:
             values["ordered_at"] = utcnow()
         values["lines"] = lines
@@ -223,6 +205,7 @@ class DealService(CrudService[Deal]):
     )
     read_schema = DealRead
     not_found_message = "No such deal."
+    unique_fields = ("external_id",)
 
     def _apply_stage(self, session: Session, values: dict[str, Any], record: Deal | None) -> None:
         stage_id = values.get("stage_id")

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from patron.types import ListParams, LongText, RecordRead, Schema, UTCDatetime, Version
+from patron.types import ExternalId, ListParams, LongText, RecordRead, Schema, UTCDatetime, Version
 
 TicketStatus = Literal["open", "pending", "resolved", "closed"]
 Priority = Literal["low", "normal", "high", "urgent"]
@@ -27,10 +27,7 @@ class TicketCreate(Schema):
     first_response_at: UTCDatetime | None = None
     resolved_at: UTCDatetime | None = None
     satisfaction_score: Score | None = None
-    external_id: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-        | None
-    ) = None
+    external_id: ExternalId | None = None
 
 
 class TicketUpdate(Schema):
@@ -43,6 +40,7 @@ class TicketUpdate(Schema):
     first_response_at: UTCDatetime | None = None
     resolved_at: UTCDatetime | None = None
     satisfaction_score: Score | None = None
+    external_id: ExternalId | None = None
     version: Version | None = None
 
 

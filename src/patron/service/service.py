@@ -51,6 +51,7 @@ class TicketService(CrudService[Ticket]):
     )
     read_schema = TicketRead
     not_found_message = "No such ticket."
+    unique_fields = ("external_id",)
 
     @staticmethod
     def _check_times(opened: Any, first: Any, resolved: Any) -> None:
