@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import Caller
@@ -48,3 +49,34 @@ def make_order(
     response = caller.post("/api/v1/orders", json=body)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def demo_sqlite(directory: Path, *, customers: int = 150, seed: int = 3) -> str:
+    """A migrated SQLite file holding a small demo business; returns its URL, for the commands'
+    database mode (``PATRON_DATABASE_URL``)."""
+    from patron.db import migrate
+    from patron.db.engine import Database
+    from patron.demo import generate
+
+    url = f"sqlite:///{directory / 'patron.db'}"
+    database = Database(url)
+    try:
+        migrate.upgrade(database.engine)
+        generate(database.engine, customers=customers, seed=seed)
+    finally:
+        database.dispose()
+    return url
+
+
+def scalar(url: str, sql: str, **params: Any) -> Any:
+    """One value from a database, read with plain SQL (what a test checks the app against)."""
+    from sqlalchemy import text
+
+    from patron.db.engine import Database
+
+    database = Database(url)
+    try:
+        with database.engine.connect() as connection:
+            return connection.execute(text(sql), params).scalar_one()
+    finally:
+        database.dispose()

@@ -11,6 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from tests.datasets import dataset_path
+from tests.factories import demo_sqlite, scalar
 
 try:
     from patron.cli.main import app
@@ -215,24 +216,12 @@ def test_io_errors_exit_74(small_csv: Path, tmp_path: Path) -> None:
 
 def test_database_mode_reads_the_purchases_in_the_database(tmp_path: Path) -> None:
     """Without --transactions the command reads the configured database (a real SQLite file)."""
-    from sqlalchemy import text
-
-    from patron.db import migrate
-    from patron.db.engine import Database
-    from patron.demo import generate
-
-    url = f"sqlite:///{tmp_path / 'patron.db'}"
-    database = Database(url)
-    migrate.upgrade(database.engine)
-    generate(database.engine, customers=150, seed=3)
-    with database.engine.connect() as connection:
-        buyers = connection.execute(
-            text(
-                'SELECT COUNT(DISTINCT customer_id) FROM "order" '
-                "WHERE status NOT IN ('cancelled', 'refunded') AND ordered_at < '2026-05-01'"
-            )
-        ).scalar_one()
-    database.dispose()
+    url = demo_sqlite(tmp_path)
+    buyers = scalar(
+        url,
+        'SELECT COUNT(DISTINCT customer_id) FROM "order" '
+        "WHERE status NOT IN ('cancelled', 'refunded') AND ordered_at < '2026-05-01'",
+    )
     output = tmp_path / "db.csv"
     result = runner.invoke(
         app,

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from patron.analytics.forecast import RevenueForecaster, monthly_revenue, rolling_origin_backtest
 from tests.datasets import dataset_path
+from tests.factories import demo_sqlite, scalar
 
 try:
     from patron.cli.main import app
@@ -169,32 +170,19 @@ def test_spend_evaluates_both_models_and_predicts(sample: Path, tmp_path: Path) 
 
 def test_forecast_on_the_database_includes_its_pipeline(tmp_path: Path) -> None:
     """Without --transactions the command reads the configured database (a real SQLite file)."""
-    from sqlalchemy import text
-
-    from patron.db import migrate
-    from patron.db.engine import Database
-    from patron.demo import generate
-
-    url = f"sqlite:///{tmp_path / 'patron.db'}"
-    database = Database(url)
-    migrate.upgrade(database.engine)
-    generate(database.engine, customers=150, seed=3)
-    with database.engine.connect() as connection:
-        currency = connection.execute(
-            text(
-                "SELECT currency FROM \"order\" WHERE status NOT IN ('cancelled', 'refunded') "
-                "GROUP BY currency ORDER BY COUNT(*) DESC LIMIT 1"
-            )
-        ).scalar_one()
-        open_deals = connection.execute(
-            text(
-                "SELECT COUNT(*) FROM deal JOIN pipeline_stage s ON s.id = deal.stage_id "
-                "WHERE deal.closed_at IS NULL AND NOT s.is_won AND NOT s.is_lost "
-                "AND deal.currency = :currency"
-            ),
-            {"currency": currency},
-        ).scalar_one()
-    database.dispose()
+    url = demo_sqlite(tmp_path)
+    currency = scalar(
+        url,
+        "SELECT currency FROM \"order\" WHERE status NOT IN ('cancelled', 'refunded') "
+        "GROUP BY currency ORDER BY COUNT(*) DESC LIMIT 1",
+    )
+    open_deals = scalar(
+        url,
+        "SELECT COUNT(*) FROM deal JOIN pipeline_stage s ON s.id = deal.stage_id "
+        "WHERE deal.closed_at IS NULL AND NOT s.is_won AND NOT s.is_lost "
+        "AND deal.currency = :currency",
+        currency=currency,
+    )
     output = tmp_path / "db.csv"
     options = ["--through", "2025-10-31", "--horizon", "2", "--output", str(output)]
     code, stdout, stderr = run("forecast", *options, env={"PATRON_DATABASE_URL": url})

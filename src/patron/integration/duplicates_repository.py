@@ -7,11 +7,12 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Column, Select, Table, and_, delete, exists, select, update
+from sqlalchemy import Column, Select, Table, and_, delete, exists, select
 from sqlalchemy.orm import Session, aliased
 
 from patron.customers.models import Customer
 from patron.customers.repository import visible_customer_ids
+from patron.db.bulk import chunks, update_by_ids
 from patron.db.models import Base
 from patron.integration.duplicates_models import CustomerMerge, DuplicatePair
 from patron.security.permissions import Principal
@@ -71,15 +72,7 @@ def movable_ids(
 def repoint(
     session: Session, column: Column[Any], ids: list[Any], to: uuid.UUID, table: Table
 ) -> int:
-    key = next(iter(table.primary_key.columns))
-    changed = 0
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        statement = update(table).where(key.in_(chunk)).values({column.name: to})
-        if "version" in table.c:
-            statement = statement.values(version=table.c.version + 1)
-        changed += session.execute(statement).rowcount or 0  # type: ignore[attr-defined]
-    return changed
+    return update_by_ids(session, table, ids, {column.name: to})
 
 
 def open_pairs(threshold: float, principal: Principal) -> Select[tuple[DuplicatePair]]:
@@ -143,8 +136,7 @@ def still_pointing(
     key = next(iter(table.primary_key.columns))
     wanted = [uuid.UUID(i) for i in ids]
     found: list[Any] = []
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
+    for chunk in chunks(wanted):
         statement = select(key).where(key.in_(chunk), column == to)
         found.extend(session.scalars(statement))
     return found

@@ -9,13 +9,14 @@ added, so neither the export nor the erasure can forget it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Table, select, update
+from sqlalchemy import Column, Table, select
 from sqlalchemy.orm import Session
 
+from patron.db.bulk import chunks, update_by_ids
 from patron.db.models import Base
 
 ROOT = "customer"
@@ -83,15 +84,10 @@ def reference_children(tables: Iterable[Table] | None = None) -> list[Link]:
 
 def child_rows(session: Session, link: Link, parent_ids: list[Any]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for chunk in _chunks(parent_ids):
+    for chunk in chunks(parent_ids):
         statement = select(link.table).where(link.column.in_(chunk))
         rows.extend(dict(row) for row in session.execute(statement).mappings())
     return rows
-
-
-def _chunks(ids: list[Any], size: int = 500) -> Iterator[list[Any]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
 
 
 def customer_row(session: Session, customer_id: uuid.UUID) -> dict[str, Any] | None:
@@ -106,7 +102,7 @@ def owned_rows(session: Session, customer_id: uuid.UUID) -> dict[str, list[dict[
     rows: dict[str, dict[Any, dict[str, Any]]] = {}
     for link in owned_links():
         found = rows.setdefault(link.table.name, {})
-        for chunk in _chunks(ids.get(link.parent, [])):
+        for chunk in chunks(ids.get(link.parent, [])):
             statement = select(link.table).where(link.column.in_(chunk))
             for row in session.execute(statement).mappings():
                 found.setdefault(_key(link.table, row), dict(row))
@@ -126,7 +122,7 @@ def reference_rows(
         column = _reference_column(table)
         assert column is not None
         rows: list[dict[str, Any]] = []
-        for chunk in _chunks(record_ids):
+        for chunk in chunks(record_ids):
             order = list(table.primary_key.columns)
             statement = select(table).where(column.in_(chunk)).order_by(*order)
             rows.extend(dict(row) for row in session.execute(statement).mappings())
@@ -138,7 +134,7 @@ def delete_rows(session: Session, table_name: str, rows: list[dict[str, Any]]) -
     table = Base.metadata.tables[table_name]
     ids = [row["id"] for row in rows]
     deleted = 0
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         result = session.execute(table.delete().where(table.c.id.in_(chunk)))
         deleted += result.rowcount or 0  # type: ignore[attr-defined]
     return deleted
@@ -148,20 +144,14 @@ def overwrite_rows(
     session: Session, table_name: str, rows: list[dict[str, Any]], values: dict[str, Any]
 ) -> int:
     table = Base.metadata.tables[table_name]
-    keys = list(table.primary_key.columns)
-    changed = 0
-    for chunk in _chunks([row[keys[0].name] for row in rows]):
-        statement = update(table).where(keys[0].in_(chunk)).values(**values)
-        if "version" in table.c:
-            statement = statement.values(version=table.c.version + 1)
-        changed += session.execute(statement).rowcount or 0  # type: ignore[attr-defined]
-    return changed
+    key = next(iter(table.primary_key.columns)).name
+    return update_by_ids(session, table, [row[key] for row in rows], values)
 
 
 def erased_customer_ids(session: Session, customer_ids: list[uuid.UUID]) -> set[uuid.UUID]:
     table = Base.metadata.tables[ROOT]
     found: set[uuid.UUID] = set()
-    for chunk in _chunks(customer_ids):
+    for chunk in chunks(customer_ids):
         statement = select(table.c.id).where(table.c.id.in_(chunk), table.c.erased_at.is_not(None))
         found.update(session.scalars(statement))
     return found
@@ -170,7 +160,7 @@ def erased_customer_ids(session: Session, customer_ids: list[uuid.UUID]) -> set[
 def existing_customer_ids(session: Session, customer_ids: list[uuid.UUID]) -> set[uuid.UUID]:
     table = Base.metadata.tables[ROOT]
     found: set[uuid.UUID] = set()
-    for chunk in _chunks(customer_ids):
+    for chunk in chunks(customer_ids):
         found.update(session.scalars(select(table.c.id).where(table.c.id.in_(chunk))))
     return found
 
@@ -190,7 +180,7 @@ def import_files(session: Session, import_ids: list[Any]) -> list[str]:
         return []
     table = Base.metadata.tables["import_run"]
     found: list[str] = []
-    for chunk in _chunks(list(dict.fromkeys(import_ids))):
+    for chunk in chunks(list(dict.fromkeys(import_ids))):
         statement = select(table.c.file_path, table.c.error_file).where(table.c.id.in_(chunk))
         for file_path, error_file in session.execute(statement):
             found.extend(path for path in (file_path, error_file) if path)
