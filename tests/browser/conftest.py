@@ -228,10 +228,18 @@ def page(chromium: Any, live_server: LiveServer) -> Iterator[Any]:
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
+    refused: list[str] = []  # the CSP allows no inline script: a page that needs one is broken
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     try:
         yield page
     finally:
         context.close()
+    assert refused == [], f"the browser refused parts of a page: {refused}"
 
 
 @pytest.fixture

@@ -268,3 +268,20 @@ def test_the_owner_edits_a_customer_and_a_stale_edit_is_refused(
     expect(page.get_by_test_id("saved")).to_be_visible()
     stored = seed.read_customer(customer.id)
     assert (stored.city, stored.country, stored.version) == ("Philadelphia", "US", 4)
+
+
+def test_the_api_docs_work_under_a_csp_without_inline_script(page: Page, seed: Seed) -> None:
+    admin = seed.user("admin", name="Docs Reader")
+    log_in(page, admin.email)
+    expect(page).to_have_url(re.compile(r"/customers"))
+    response = page.goto("/docs")
+    assert response is not None
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in response.headers["content-security-policy"].split(";")
+    )
+    assert policy["script-src"] == "'self'"
+    expect(page.locator(".opblock-tag", has_text="customers").first).to_be_visible(timeout=20_000)
+    expect(
+        page.locator(".opblock-summary-path", has_text="/api/v1/customers").first
+    ).to_be_visible()
