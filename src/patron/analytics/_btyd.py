@@ -12,12 +12,14 @@ call these. Equation numbers refer to:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1, polygamma
 
 FloatArray = NDArray[np.float64]
 
@@ -37,8 +39,8 @@ class Frequencies:
 
     @classmethod
     def of(cls, frequency: FloatArray) -> Frequencies:
-        unique, inverse = np.unique(frequency, return_inverse=True)
-        return cls(frequency, unique.astype(np.float64), inverse.reshape(-1))
+        inverse, unique = _groups(frequency)
+        return cls(frequency, unique, inverse)
 
 
 # --------------------------------------------------------------------------------------------
@@ -98,11 +100,19 @@ def bgnbd_log_likelihood_terms(
 class BetaGeoObjective:
     """Total BG/NBD log-likelihood and gradient over many customers, prepared once per fit.
 
-    The same quantity as ``weights @ bgnbd_log_likelihood_terms(...)``, arranged for speed:
-    terms that depend only on x are summed per distinct x with the summed weights, customers
-    without repeat purchases (whose likelihood is A1 + A2 + A3) are grouped by T, and only the
-    terms in t_x and T are evaluated per repeat buyer, with
-        ln(exp(A3) + exp(A4)) = A3 + softplus(D),  D = A4 - A3 = ln(odds of having dropped out).
+    The same quantity as ``weights @ bgnbd_log_likelihood_terms(...)``, arranged so that each
+    term is computed as few times as its arguments allow:
+
+    * A1 + A2 depend on x alone: once per distinct x, times the summed weights;
+    * every customer's "still alive" part -(r + x) ln(alpha + T) (all of A3; for repeat buyers
+      the log-sum-exp is rewritten A3 + softplus(D)) is a sum over the distinct T of
+      (r W_T + X_T) ln(alpha + T), with W_T and X_T the summed weights and weighted x;
+    * only softplus(D), D = A4 - A3 = ln(a / (b + x - 1)) + (r + x) ln((alpha + T)/(alpha + t_x))
+      (the log-odds of having dropped out), is evaluated per repeat-buyer row, from
+      logarithms taken once per distinct T and distinct t_x.
+
+    The customers are first grouped into distinct (x, t_x, T) rows with summed weights
+    (:class:`DistinctRows`): real logs repeat them heavily.
     """
 
     def __init__(
@@ -112,60 +122,135 @@ class BetaGeoObjective:
         T: FloatArray,  # noqa: N803
         weights: FloatArray,
     ) -> None:
-        unique, inverse = np.unique(frequency, return_inverse=True)
-        self.x_unique = unique.astype(np.float64)
-        self.x_weight = np.bincount(inverse, weights=weights, minlength=unique.size)
-        zero = frequency == 0
-        self.zero_T, zero_inverse = np.unique(T[zero], return_inverse=True)
-        self.zero_weight = np.bincount(zero_inverse, weights=weights[zero])
-        repeat = ~zero
-        self.x = frequency[repeat]
-        self.t_x = recency[repeat]
-        self.T = T[repeat]
-        self.weight = weights[repeat]
-        self.weighted_x = self.weight * self.x
-        # Position of each repeat buyer's x among the distinct x values.
-        self.x_index = inverse.reshape(-1)[repeat]
-        self.total_weight = float(weights.sum())
+        # Frequencies are whole numbers: counted, not hashed, into their distinct values.
+        rows = DistinctRows.of(_whole(frequency), recency, T)
+        weight = rows.weights(weights)
+        (self.x_unique, self.t_x_unique, self.T_unique) = (
+            np.asarray(v, dtype=np.float64) for v in rows.values
+        )
+        x_code, t_x_code, T_code = rows.codes  # noqa: N806
+        x = self.x_unique[x_code]
+        self.x_weight = np.bincount(x_code, weights=weight, minlength=self.x_unique.size)
+        size = self.T_unique.size
+        self.T_weight = np.bincount(T_code, weights=weight, minlength=size)
+        self.T_weighted_x = np.bincount(T_code, weights=weight * x, minlength=size)
+        repeat = x > 0
+        self.T_index = T_code[repeat]
+        self.t_x_index = t_x_code[repeat]
+        self.x_index = x_code[repeat]
+        self.x = x[repeat]
+        self.weight = weight[repeat]
+        self.total_weight = float(weight.sum())
+        # b + x - 1 appears only for x > 0 (then it is >= b > 0).
+        self.x_repeat = self.x_unique > 0
 
     def __call__(
         self, params: tuple[float, float, float, float], *, with_gradient: bool = True
     ) -> tuple[float, FloatArray]:
+        """The log-likelihood and its gradient in (r, alpha, a, b) (zeros without it)."""
+        total, gradient, _ = self.evaluate(params, order=1 if with_gradient else 0)
+        return total, np.zeros(4) if gradient is None else gradient
+
+    def evaluate(
+        self, params: tuple[float, float, float, float], order: int = 2
+    ) -> tuple[float, FloatArray | None, FloatArray | None]:
+        """The log-likelihood with, up to ``order``, its gradient and Hessian in (r, alpha, a, b).
+
+        With s = sigma(D) the weight of the dropped-out branch and v = s (1 - s), the per-row
+        term softplus(D) contributes s dD to the gradient and v dD dD' + s d2D to the
+        Hessian, where dD = (ln((alpha+T)/(alpha+t_x)), (r+x) delta, 1/a, -1/(b+x-1)),
+        delta = 1/(alpha+T) - 1/(alpha+t_x), and d2D has (r, alpha): delta,
+        (alpha, alpha): (r+x) (1/(alpha+t_x)^2 - 1/(alpha+T)^2), (a, a): -1/a^2,
+        (b, b): 1/(b+x-1)^2. The terms in a and b alone are summed per distinct x.
+        """
         r, alpha, a, b = params
-        ux, wx = self.x_unique, self.x_weight
-        # A1 + A2 per distinct x, weighted.
+        ux, wx, x_repeat = self.x_unique, self.x_weight, self.x_repeat
+        total_weight = self.total_weight
+        alive_weight = r * self.T_weight + self.T_weighted_x
+        log_T = np.log(alpha + self.T_unique)  # noqa: N806
+        log_t_x = np.log(alpha + self.t_x_unique)
+        inverse_b_x = 1.0 / (b + ux[x_repeat] - 1.0)
+        log_odds_x = np.zeros_like(ux)
+        log_odds_x[x_repeat] = np.log(a) + np.log(inverse_b_x)
+        # Per repeat-buyer row: D and softplus(D) = max(D, 0) + ln(1 + e^-|D|).
+        gap = log_T[self.T_index] - log_t_x[self.t_x_index]
+        shape = r + self.x
+        odds = log_odds_x[self.x_index] + shape * gap
+        softplus = np.log1p(np.exp(-np.abs(odds)))
+        softplus += np.maximum(odds, 0.0)
         total = float(wx @ (gammaln(r + ux) - gammaln(r) + r * np.log(alpha)))
         total += float(wx @ (betaln(a, b + ux) - betaln(a, b)))
-        # Customers with x = 0: A3 = -r ln(alpha + T).
-        log_zero = np.log(alpha + self.zero_T)
-        total -= r * float(self.zero_weight @ log_zero)
-        # Repeat buyers: A3 + softplus(D).
-        log_t = np.log(alpha + self.T)
-        log_tx = np.log(alpha + self.t_x)
-        shape = r + self.x
-        c_x = np.log(a) - np.log(np.where(ux > 0, b + ux - 1.0, 1.0))
-        odds = c_x[self.x_index] + shape * (log_t - log_tx)
-        total -= float(self.weight @ (shape * log_t))
-        total += float(self.weight @ np.logaddexp(0.0, odds))
-        if not with_gradient:
-            return total, np.zeros(4)
+        total -= float(alive_weight @ log_T)
+        total += float(self.weight @ softplus)
+        if order < 1:
+            return total, None, None
 
-        dead = expit(odds)  # weight of the dropped-out branch (A4)
-        w_dead = self.weight * dead
-        dead_by_x = np.bincount(self.x_index, weights=w_dead, minlength=ux.size)
+        # s: weight of the "dropped out after x" branch, sigma(D) = exp(D - softplus(D)).
+        dead = np.exp(odds - softplus)
+        dead *= self.weight
+        dead_by_x = np.bincount(self.x_index, weights=dead, minlength=ux.size)
+        inverse_T = 1.0 / (alpha + self.T_unique)  # noqa: N806
+        inverse_t_x = 1.0 / (alpha + self.t_x_unique)
         psi_ab = digamma(a + b)
+        psi_abx = digamma(a + b + ux)
         d_r = float(wx @ (digamma(r + ux) - digamma(r) + np.log(alpha)))
-        d_r -= float(self.zero_weight @ log_zero)
-        d_r -= float(self.weight @ log_t) - float(w_dead @ (log_t - log_tx))
-        inv_t, inv_tx = 1.0 / (alpha + self.T), 1.0 / (alpha + self.t_x)
-        d_alpha = r / alpha * self.total_weight
-        d_alpha -= r * float(self.zero_weight @ (1.0 / (alpha + self.zero_T)))
-        alive_part = (self.weight - w_dead) * shape
-        d_alpha -= float(alive_part @ inv_t) + float((w_dead * shape) @ inv_tx)
-        d_a = float(wx @ (psi_ab - digamma(a + b + ux))) + float(dead_by_x.sum()) / a
-        d_b = float(wx @ (psi_ab + digamma(b + ux) - digamma(b) - digamma(a + b + ux)))
-        d_b -= float(dead_by_x[ux > 0] @ (1.0 / (b + ux[ux > 0] - 1.0)))
-        return total, np.array([d_r, d_alpha, d_a, d_b])
+        d_r -= float(self.T_weight @ log_T) - float(dead @ gap)
+        d_alpha = r / alpha * total_weight - float(alive_weight @ inverse_T)
+        d_a = float(wx @ (psi_ab - psi_abx)) + float(dead_by_x.sum()) / a
+        d_b = float(wx @ (psi_ab + digamma(b + ux) - digamma(b) - psi_abx))
+        d_b -= float(dead_by_x[x_repeat] @ inverse_b_x)
+        if order < 2:
+            dead_shape = dead * shape
+            d_alpha += float(
+                np.bincount(self.T_index, weights=dead_shape, minlength=inverse_T.size) @ inverse_T
+            )
+            d_alpha -= float(
+                np.bincount(self.t_x_index, weights=dead_shape, minlength=inverse_t_x.size)
+                @ inverse_t_x
+            )
+            return total, np.array([d_r, d_alpha, d_a, d_b]), None
+
+        inverse_t_row = inverse_T[self.T_index]
+        inverse_t_x_row = inverse_t_x[self.t_x_index]
+        delta = inverse_t_row - inverse_t_x_row
+        d_odds_alpha = shape * delta
+        d_alpha += float(dead @ d_odds_alpha)
+        gradient = np.array([d_r, d_alpha, d_a, d_b])
+
+        spread = dead * np.exp(-softplus)  # v = w s (1 - s)
+        spread_gap = spread * gap
+        spread_alpha = spread * d_odds_alpha
+        size = ux.size
+        spread_by_x = np.bincount(self.x_index, weights=spread, minlength=size)
+        spread_gap_by_x = np.bincount(self.x_index, weights=spread_gap, minlength=size)
+        spread_alpha_by_x = np.bincount(self.x_index, weights=spread_alpha, minlength=size)
+        inverse_t_row *= inverse_t_row
+        inverse_t_x_row *= inverse_t_x_row
+        curvature = inverse_t_x_row - inverse_t_row  # d delta / d alpha
+
+        trigamma_ab = polygamma(1, a + b)
+        trigamma_abx = polygamma(1, a + b + ux)
+        hessian = np.empty((4, 4))
+        hessian[0, 0] = float(wx @ (polygamma(1, r + ux) - polygamma(1, r)))
+        hessian[0, 0] += float(spread_gap @ gap)
+        hessian[0, 1] = total_weight / alpha - float(self.T_weight @ inverse_T)
+        hessian[0, 1] += float(spread_gap @ d_odds_alpha) + float(dead @ delta)
+        hessian[1, 1] = -r * total_weight / alpha**2 + float(alive_weight @ inverse_T**2)
+        hessian[1, 1] += float(spread_alpha @ d_odds_alpha) + float((dead * shape) @ curvature)
+        hessian[0, 2] = float(spread_gap_by_x.sum()) / a
+        hessian[0, 3] = -float(spread_gap_by_x[x_repeat] @ inverse_b_x)
+        hessian[1, 2] = float(spread_alpha_by_x.sum()) / a
+        hessian[1, 3] = -float(spread_alpha_by_x[x_repeat] @ inverse_b_x)
+        beta_ab = float(wx @ (trigamma_ab - trigamma_abx))
+        hessian[2, 2] = beta_ab + float(spread_by_x.sum() - dead_by_x.sum()) / a**2
+        hessian[2, 3] = beta_ab - float(spread_by_x[x_repeat] @ inverse_b_x) / a
+        hessian[3, 3] = float(
+            wx @ (polygamma(1, b + ux) - polygamma(1, b) - trigamma_abx + trigamma_ab)
+        )
+        hessian[3, 3] += float((spread_by_x + dead_by_x)[x_repeat] @ inverse_b_x**2)
+        upper = np.triu_indices(4, 1)
+        hessian[upper[::-1]] = hessian[upper]
+        return total, gradient, hessian
 
 
 def bgnbd_log_odds_dead(
@@ -259,17 +344,127 @@ def bgnbd_expected_if_alive(
     return expected
 
 
-def distinct_rows(*columns: FloatArray) -> tuple[list[FloatArray], np.ndarray]:
-    """The distinct rows of equal-length columns and, per input row, the index of its row.
+@dataclass(frozen=True)
+class DistinctRows:
+    """The distinct rows of equal-length columns, each kept as codes into its column's
+    distinct values, so a computation on one column runs once per distinct value of it.
 
     Customers' BTYD statistics repeat heavily in real data (whole days, a few dozen distinct
-    frequencies), so likelihoods and predictions are computed once per distinct row and
-    scattered back: ``[c[inverse] for c in distinct] == columns``.
+    frequencies): likelihoods and predictions are computed once per distinct row, and the
+    terms in one statistic alone once per distinct value, then scattered back.
     """
-    frame = pd.DataFrame({str(i): column for i, column in enumerate(columns)})
-    inverse = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
-    _, first = np.unique(inverse, return_index=True)
-    return [np.asarray(column)[first] for column in columns], inverse
+
+    values: list[FloatArray]  # per column, its distinct values (in no particular order)
+    codes: list[NDArray[np.intp]]  # per column and distinct row, the index into ``values``
+    inverse: NDArray[np.intp]  # per input row, the index of its distinct row
+
+    @classmethod
+    def of(cls, *columns: FloatArray) -> DistinctRows:
+        """Group the rows by hashing, never sorting them.
+
+        Each column is hashed to codes (``pd.factorize``: linear time, where sorting a
+        million values costs several times more; a column of small non-negative integers,
+        like a frequency, is counted instead, faster still) and the codes are packed into
+        one integer key per row. While the key's range is within a small multiple of the row
+        count (as for a transaction log's whole days), the distinct keys are found by counting
+        them into a table of that size; otherwise the key is hashed again.
+        """
+        n = len(columns[0]) if columns else 0
+        values, codes = [], []
+        for column in columns:
+            code, unique = _codes(np.asarray(column))
+            values.append(unique)
+            codes.append(code)
+        sizes = [max(len(unique), 1) for unique in values]
+        if math.prod(sizes) <= 2 * n + 2**16:
+            key = _packed(codes, sizes)
+            present = np.flatnonzero(np.bincount(key, minlength=math.prod(sizes)))
+            lookup = np.empty(math.prod(sizes), dtype=np.intp)
+            lookup[present] = np.arange(present.size)
+            row_codes = []
+            for size in reversed(sizes):
+                present, code = np.divmod(present, size)
+                row_codes.append(code)
+            return cls(values, row_codes[::-1], lookup[key])
+        key = np.zeros(n, dtype=np.int64)
+        count = 1
+        for code, size in zip(codes, sizes, strict=True):
+            if count * size >= 2**62:  # keep the packed key within int64
+                key, kept = pd.factorize(key)
+                count = max(len(kept), 1)
+            key = key * size + code
+            count *= size
+        inverse, kept = pd.factorize(key)
+        # One row of each group (any: they are equal), found by scattering row numbers.
+        some_row = np.empty(len(kept), dtype=np.intp)
+        some_row[inverse] = np.arange(n, dtype=np.intp)
+        return cls(values, [code[some_row] for code in codes], inverse.astype(np.intp))
+
+    @property
+    def size(self) -> int:
+        return len(self.codes[0]) if self.codes else 0
+
+    def rows(self) -> list[FloatArray]:
+        """The distinct rows, column by column."""
+        return [unique[code] for unique, code in zip(self.values, self.codes, strict=True)]
+
+    def weights(self, weights: FloatArray | None = None) -> FloatArray:
+        """Per distinct row, the summed weights of its input rows (their count by default)."""
+        return np.bincount(self.inverse, weights=weights, minlength=self.size).astype(np.float64)
+
+
+def _packed(codes: list[NDArray[np.intp]], sizes: list[int]) -> NDArray[np.int64]:
+    key = np.zeros(len(codes[0]), dtype=np.int64)
+    for code, size in zip(codes, sizes, strict=True):
+        key *= size
+        key += code
+    return key
+
+
+def distinct_rows(*columns: FloatArray) -> tuple[list[FloatArray], NDArray[np.intp]]:
+    """The distinct rows of equal-length columns and, per input row, the index of its row:
+    ``[c[inverse] for c in distinct] == columns`` (see :class:`DistinctRows`)."""
+    rows = DistinctRows.of(*columns)
+    return rows.rows(), rows.inverse
+
+
+def _codes(values: NDArray[Any]) -> tuple[NDArray[np.intp], NDArray[Any]]:
+    """Per value, the index of its distinct value; and the distinct values.
+
+    Integers from 0 to a few times their count (frequencies) are counted into a table
+    (np.bincount) and numbered in ascending order; anything else is hashed (pd.factorize,
+    NaN kept as a value), distinct values in order of first appearance.
+    """
+    if values.dtype.kind in "iu" and values.size:
+        low, high = int(values.min()), int(values.max())
+        if low >= 0 and high <= 4 * values.size + 1024:
+            present = np.flatnonzero(np.bincount(values))
+            lookup = np.empty(high + 1, dtype=np.intp)
+            lookup[present] = np.arange(present.size)
+            return lookup[values], present.astype(values.dtype)
+    code, unique = pd.factorize(values, use_na_sentinel=False)
+    return code.astype(np.intp, copy=False), np.asarray(unique)
+
+
+def _whole(values: FloatArray) -> NDArray[Any]:
+    """Whole non-negative values (counts) as integers, which :func:`_codes` counts rather
+    than hashes; other values unchanged."""
+    whole = values.size and values.min() >= 0 and values.max() < 2**53
+    if whole and np.array_equal(values, np.floor(values)):
+        return values.astype(np.int64)
+    return values
+
+
+def _groups(values: FloatArray) -> tuple[NDArray[np.intp], FloatArray]:
+    """Per value, the index of its distinct value, and the distinct values in ascending order
+    (``np.unique(values, return_inverse=True)`` by counting or hashing instead of sorting)."""
+    code, unique = _codes(_whole(values))
+    if np.any(unique[1:] < unique[:-1]):  # hashed: put the distinct values in order
+        order = np.argsort(unique)
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        code, unique = rank[code], unique[order]
+    return code, unique.astype(np.float64)
 
 
 # Gauss-Hermite nodes for the fallback below; 48 are exact to ~1e-12 where it is used.
@@ -361,9 +556,8 @@ class GammaGammaObjective:
     """
 
     def __init__(self, frequency: FloatArray, monetary: FloatArray, weights: FloatArray) -> None:
-        unique, inverse = np.unique(frequency, return_inverse=True)
-        self.x_unique = unique.astype(np.float64)
-        self.x_weight = np.bincount(inverse.reshape(-1), weights=weights, minlength=unique.size)
+        inverse, self.x_unique = _groups(frequency)
+        self.x_weight = np.bincount(inverse, weights=weights, minlength=self.x_unique.size)
         self.x = frequency
         self.spend_total = frequency * monetary  # x zbar, the customer's total repeat spend
         self.weight = weights
@@ -379,26 +573,53 @@ class GammaGammaObjective:
     def __call__(
         self, params: tuple[float, float, float], *, with_gradient: bool = True
     ) -> tuple[float, FloatArray]:
+        """The log-likelihood and its gradient in (p, q, gamma) (zeros without it)."""
+        total, gradient, _ = self.evaluate(params, order=1 if with_gradient else 0)
+        return total, np.zeros(3) if gradient is None else gradient
+
+    def evaluate(
+        self, params: tuple[float, float, float], order: int = 2
+    ) -> tuple[float, FloatArray | None, FloatArray | None]:
+        """The log-likelihood with, up to ``order``, its gradient and Hessian in (p, q, gamma).
+
+        Per customer only 1 / (gamma + x zbar) and its square enter the Hessian: the
+        (gamma, gamma) entry is -W q / gamma^2 + sum w (p x + q) / (gamma + x zbar)^2.
+        """
         p, q, gamma = params
-        ux, wx = self.x_unique, self.x_weight
+        ux, wx, total_weight = self.x_unique, self.x_weight, self.total_weight
         scale = gamma + self.spend_total
         log_scale = np.log(scale)
         sum_w_log_scale, sum_wx_log_scale = map(float, self.weightings @ log_scale)
         total = float(wx @ (gammaln(p * ux + q) - gammaln(p * ux)))
-        total += self.total_weight * (q * np.log(gamma) - gammaln(q))
+        total += total_weight * (q * np.log(gamma) - gammaln(q))
         total += p * self.sum_wx_log_m - self.sum_w_log_m + p * self.sum_wx_log_x
         total -= p * sum_wx_log_scale + q * sum_w_log_scale
-        if not with_gradient:
-            return total, np.zeros(3)
+        if order < 1:
+            return total, None, None
         psi_pxq = digamma(p * ux + q)
         d_p = float((wx * ux) @ (psi_pxq - digamma(p * ux)))
         d_p += self.sum_wx_log_m + self.sum_wx_log_x - sum_wx_log_scale
-        d_q = float(wx @ psi_pxq) + self.total_weight * (np.log(gamma) - digamma(q))
+        d_q = float(wx @ psi_pxq) + total_weight * (np.log(gamma) - digamma(q))
         d_q -= sum_w_log_scale
-        np.reciprocal(scale, out=scale)
-        sum_w_inverse, sum_wx_inverse = map(float, self.weightings @ scale)
-        d_gamma = self.total_weight * q / gamma - p * sum_wx_inverse - q * sum_w_inverse
-        return total, np.array([d_p, d_q, d_gamma])
+        inverse = np.reciprocal(scale, out=scale)
+        sum_w_inverse, sum_wx_inverse = map(float, self.weightings @ inverse)
+        d_gamma = total_weight * q / gamma - p * sum_wx_inverse - q * sum_w_inverse
+        gradient = np.array([d_p, d_q, d_gamma])
+        if order < 2:
+            return total, gradient, None
+
+        sum_w_inverse2, sum_wx_inverse2 = map(float, self.weightings @ (inverse * inverse))
+        trigamma_pxq = polygamma(1, p * ux + q)
+        hessian = np.empty((3, 3))
+        hessian[0, 0] = float((wx * ux * ux) @ (trigamma_pxq - polygamma(1, p * ux)))
+        hessian[0, 1] = float((wx * ux) @ trigamma_pxq)
+        hessian[0, 2] = -sum_wx_inverse
+        hessian[1, 1] = float(wx @ trigamma_pxq) - total_weight * float(polygamma(1, q))
+        hessian[1, 2] = total_weight / gamma - sum_w_inverse
+        hessian[2, 2] = -total_weight * q / gamma**2 + p * sum_wx_inverse2 + q * sum_w_inverse2
+        upper = np.triu_indices(3, 1)
+        hessian[upper[::-1]] = hessian[upper]
+        return total, gradient, hessian
 
 
 def gamma_gamma_conditional_expected_spend(
