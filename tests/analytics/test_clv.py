@@ -14,7 +14,7 @@ from scipy import integrate, stats
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from patron.analytics import _btyd
+from patron.analytics import _btyd, _clv_fit
 from patron.analytics.clv import (
     BetaGeoModel,
     GammaGammaModel,
@@ -524,7 +524,7 @@ def test_likelihoods_and_gradients_agree_with_their_definitions(cdnow: pd.DataFr
     )
     weights = np.random.default_rng(7).uniform(0.5, 2.0, x.size)
     check_objective(
-        _btyd.BetaGeoObjective(x, t_x, t_cal, weights),
+        _clv_fit.BetaGeoObjective(x, t_x, t_cal, weights),
         partial(
             _btyd.bgnbd_log_likelihood_terms, freq=_btyd.Frequencies.of(x), recency=t_x, T=t_cal
         ),
@@ -534,7 +534,7 @@ def test_likelihoods_and_gradients_agree_with_their_definitions(cdnow: pd.DataFr
     repeat = x > 0
     x, spend, weights = x[repeat], spend[repeat], weights[repeat]
     check_objective(
-        _btyd.GammaGammaObjective(x, spend, weights),
+        _clv_fit.GammaGammaObjective(x, spend, weights),
         partial(
             _btyd.gamma_gamma_log_likelihood_terms,
             freq=_btyd.Frequencies.of(x),

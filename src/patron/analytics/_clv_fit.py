@@ -1,8 +1,9 @@
-"""Maximum-likelihood search for the lifetime-value models: Newton's method in log-parameters.
+"""Maximum-likelihood fits of the lifetime-value models: the likelihoods arranged for speed,
+and Newton's method in log-parameters.
 
 The BG/NBD and Gamma-Gamma likelihoods have three or four parameters and exact Hessians that
-cost little more than their gradients (see ``evaluate`` on the objectives in ``_btyd.py``),
-so Newton's method reaches the optimum in a handful of iterations where a quasi-Newton
+cost little more than their gradients (``evaluate`` on the objectives below), so Newton's
+method reaches the optimum in a handful of iterations where a quasi-Newton
 method (L-BFGS-B) takes twenty or more and twice as many evaluations. The search runs over
 the logarithms of the parameters (all of them positive), where the likelihood is closer to
 quadratic and no step can leave the domain. L-BFGS-B remains as the fall-back should Newton
@@ -17,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-from numpy.typing import NDArray
 from scipy.optimize import minimize
+from scipy.special import betaln, digamma, gammaln, polygamma
 from threadpoolctl import ThreadpoolController
 
-FloatArray = NDArray[np.float64]
+from patron.analytics._btyd import DistinctRows, FloatArray, as_counts, sorted_groups
 
 # Log-parameters are kept in [-LOG_BOUND, LOG_BOUND]: parameters between 1e-13 and 1e13.
 LOG_BOUND = 30.0
@@ -31,6 +32,248 @@ _LARGEST_STEP = 2.0
 # Armijo's sufficient decrease: a step is taken when it achieves this share of the decrease
 # the local linear model promises.
 _ARMIJO = 1e-4
+
+
+# --------------------------------------------------------------------------------------------
+# The likelihoods, arranged for speed (the per-customer definitions are in ``_btyd.py``)
+# --------------------------------------------------------------------------------------------
+
+
+class BetaGeoObjective:
+    """Total BG/NBD log-likelihood, gradient and Hessian over many customers, prepared once.
+
+    The same quantity as ``weights @ bgnbd_log_likelihood_terms(...)`` (``_btyd.py``, with the
+    terms A1-A4 of [FHL05a eq. 6]), arranged so that each term is computed as few times as
+    its arguments allow:
+
+    * A1 + A2 depend on x alone: once per distinct x, times the summed weights;
+    * every customer's "still alive" part -(r + x) ln(alpha + T) (all of A3; for repeat buyers
+      the log-sum-exp is rewritten A3 + softplus(D)) is a sum over the distinct T of
+      (r W_T + X_T) ln(alpha + T), with W_T and X_T the summed weights and weighted x;
+    * only softplus(D), D = A4 - A3 = ln(a / (b + x - 1)) + (r + x) ln((alpha + T)/(alpha + t_x))
+      (the log-odds of having dropped out), is evaluated per repeat-buyer row, from
+      logarithms taken once per distinct T and distinct t_x.
+
+    The customers are first grouped into distinct (x, t_x, T) rows with summed weights
+    (:class:`DistinctRows`): real logs repeat them heavily.
+    """
+
+    def __init__(
+        self,
+        frequency: FloatArray,
+        recency: FloatArray,
+        T: FloatArray,  # noqa: N803
+        weights: FloatArray,
+    ) -> None:
+        # Frequencies are whole numbers: counted, not hashed, into their distinct values.
+        rows = DistinctRows.of(as_counts(frequency), recency, T)
+        weight = rows.weights(weights)
+        (self.x_unique, self.t_x_unique, self.T_unique) = (
+            np.asarray(v, dtype=np.float64) for v in rows.values
+        )
+        x_code, t_x_code, T_code = rows.codes  # noqa: N806
+        x = self.x_unique[x_code]
+        self.x_weight = np.bincount(x_code, weights=weight, minlength=self.x_unique.size)
+        size = self.T_unique.size
+        self.T_weight = np.bincount(T_code, weights=weight, minlength=size)
+        self.T_weighted_x = np.bincount(T_code, weights=weight * x, minlength=size)
+        repeat = x > 0
+        self.T_index = T_code[repeat]
+        self.t_x_index = t_x_code[repeat]
+        self.x_index = x_code[repeat]
+        self.x = x[repeat]
+        self.weight = weight[repeat]
+        self.total_weight = float(weight.sum())
+        # b + x - 1 appears only for x > 0 (then it is >= b > 0).
+        self.x_repeat = self.x_unique > 0
+
+    def __call__(
+        self, params: tuple[float, float, float, float], *, with_gradient: bool = True
+    ) -> tuple[float, FloatArray]:
+        """The log-likelihood and its gradient in (r, alpha, a, b) (zeros without it)."""
+        total, gradient, _ = self.evaluate(params, order=1 if with_gradient else 0)
+        return total, np.zeros(4) if gradient is None else gradient
+
+    def evaluate(
+        self, params: tuple[float, float, float, float], order: int = 2
+    ) -> tuple[float, FloatArray | None, FloatArray | None]:
+        """The log-likelihood with, up to ``order``, its gradient and Hessian in (r, alpha, a, b).
+
+        With s = sigma(D) the weight of the dropped-out branch and v = s (1 - s), the per-row
+        term softplus(D) contributes s dD to the gradient and v dD dD' + s d2D to the
+        Hessian, where dD = (ln((alpha+T)/(alpha+t_x)), (r+x) delta, 1/a, -1/(b+x-1)),
+        delta = 1/(alpha+T) - 1/(alpha+t_x), and d2D has (r, alpha): delta,
+        (alpha, alpha): (r+x) (1/(alpha+t_x)^2 - 1/(alpha+T)^2), (a, a): -1/a^2,
+        (b, b): 1/(b+x-1)^2. The terms in a and b alone are summed per distinct x.
+        """
+        r, alpha, a, b = params
+        ux, wx, x_repeat = self.x_unique, self.x_weight, self.x_repeat
+        total_weight = self.total_weight
+        alive_weight = r * self.T_weight + self.T_weighted_x
+        log_T = np.log(alpha + self.T_unique)  # noqa: N806
+        log_t_x = np.log(alpha + self.t_x_unique)
+        inverse_b_x = 1.0 / (b + ux[x_repeat] - 1.0)
+        log_odds_x = np.zeros_like(ux)
+        log_odds_x[x_repeat] = np.log(a) + np.log(inverse_b_x)
+        # Per repeat-buyer row: D and softplus(D) = max(D, 0) + ln(1 + e^-|D|).
+        gap = log_T[self.T_index] - log_t_x[self.t_x_index]
+        shape = r + self.x
+        odds = log_odds_x[self.x_index] + shape * gap
+        softplus = np.log1p(np.exp(-np.abs(odds)))
+        softplus += np.maximum(odds, 0.0)
+        total = float(wx @ (gammaln(r + ux) - gammaln(r) + r * np.log(alpha)))
+        total += float(wx @ (betaln(a, b + ux) - betaln(a, b)))
+        total -= float(alive_weight @ log_T)
+        total += float(self.weight @ softplus)
+        if order < 1:
+            return total, None, None
+
+        # s: weight of the "dropped out after x" branch, sigma(D) = exp(D - softplus(D)).
+        dead = np.exp(odds - softplus)
+        dead *= self.weight
+        dead_by_x = np.bincount(self.x_index, weights=dead, minlength=ux.size)
+        inverse_T = 1.0 / (alpha + self.T_unique)  # noqa: N806
+        inverse_t_x = 1.0 / (alpha + self.t_x_unique)
+        psi_ab = digamma(a + b)
+        psi_abx = digamma(a + b + ux)
+        d_r = float(wx @ (digamma(r + ux) - digamma(r) + np.log(alpha)))
+        d_r -= float(self.T_weight @ log_T) - float(dead @ gap)
+        d_alpha = r / alpha * total_weight - float(alive_weight @ inverse_T)
+        d_a = float(wx @ (psi_ab - psi_abx)) + float(dead_by_x.sum()) / a
+        d_b = float(wx @ (psi_ab + digamma(b + ux) - digamma(b) - psi_abx))
+        d_b -= float(dead_by_x[x_repeat] @ inverse_b_x)
+        if order < 2:
+            dead_shape = dead * shape
+            d_alpha += float(
+                np.bincount(self.T_index, weights=dead_shape, minlength=inverse_T.size) @ inverse_T
+            )
+            d_alpha -= float(
+                np.bincount(self.t_x_index, weights=dead_shape, minlength=inverse_t_x.size)
+                @ inverse_t_x
+            )
+            return total, np.array([d_r, d_alpha, d_a, d_b]), None
+
+        inverse_t_row = inverse_T[self.T_index]
+        inverse_t_x_row = inverse_t_x[self.t_x_index]
+        delta = inverse_t_row - inverse_t_x_row
+        d_odds_alpha = shape * delta
+        d_alpha += float(dead @ d_odds_alpha)
+        gradient = np.array([d_r, d_alpha, d_a, d_b])
+
+        spread = dead * np.exp(-softplus)  # v = w s (1 - s)
+        spread_gap = spread * gap
+        spread_alpha = spread * d_odds_alpha
+        size = ux.size
+        spread_by_x = np.bincount(self.x_index, weights=spread, minlength=size)
+        spread_gap_by_x = np.bincount(self.x_index, weights=spread_gap, minlength=size)
+        spread_alpha_by_x = np.bincount(self.x_index, weights=spread_alpha, minlength=size)
+        inverse_t_row *= inverse_t_row
+        inverse_t_x_row *= inverse_t_x_row
+        curvature = inverse_t_x_row - inverse_t_row  # d delta / d alpha
+
+        trigamma_ab = polygamma(1, a + b)
+        trigamma_abx = polygamma(1, a + b + ux)
+        hessian = np.empty((4, 4))
+        hessian[0, 0] = float(wx @ (polygamma(1, r + ux) - polygamma(1, r)))
+        hessian[0, 0] += float(spread_gap @ gap)
+        hessian[0, 1] = total_weight / alpha - float(self.T_weight @ inverse_T)
+        hessian[0, 1] += float(spread_gap @ d_odds_alpha) + float(dead @ delta)
+        hessian[1, 1] = -r * total_weight / alpha**2 + float(alive_weight @ inverse_T**2)
+        hessian[1, 1] += float(spread_alpha @ d_odds_alpha) + float((dead * shape) @ curvature)
+        hessian[0, 2] = float(spread_gap_by_x.sum()) / a
+        hessian[0, 3] = -float(spread_gap_by_x[x_repeat] @ inverse_b_x)
+        hessian[1, 2] = float(spread_alpha_by_x.sum()) / a
+        hessian[1, 3] = -float(spread_alpha_by_x[x_repeat] @ inverse_b_x)
+        beta_ab = float(wx @ (trigamma_ab - trigamma_abx))
+        hessian[2, 2] = beta_ab + float(spread_by_x.sum() - dead_by_x.sum()) / a**2
+        hessian[2, 3] = beta_ab - float(spread_by_x[x_repeat] @ inverse_b_x) / a
+        hessian[3, 3] = float(
+            wx @ (polygamma(1, b + ux) - polygamma(1, b) - trigamma_abx + trigamma_ab)
+        )
+        hessian[3, 3] += float((spread_by_x + dead_by_x)[x_repeat] @ inverse_b_x**2)
+        upper = np.triu_indices(4, 1)
+        hessian[upper[::-1]] = hessian[upper]
+        return total, gradient, hessian
+
+
+class GammaGammaObjective:
+    """Total Gamma-Gamma log-likelihood, gradient and Hessian over the repeat buyers.
+
+    The same quantity as ``weights @ gamma_gamma_log_likelihood_terms(...)`` ([FH13 eq. 4],
+    in ``_btyd.py``): the sums that do not involve the parameters (of w x ln zbar, w ln zbar, w x ln x) are taken once, the Gamma
+    functions once per distinct x, and only ln(gamma + x zbar) is evaluated per customer.
+    """
+
+    def __init__(self, frequency: FloatArray, monetary: FloatArray, weights: FloatArray) -> None:
+        inverse, self.x_unique = sorted_groups(frequency)
+        self.x_weight = np.bincount(inverse, weights=weights, minlength=self.x_unique.size)
+        self.x = frequency
+        self.spend_total = frequency * monetary  # x zbar, the customer's total repeat spend
+        self.weight = weights
+        self.weighted_x = weights * frequency
+        # Both weightings side by side: one matrix-vector product gives both weighted sums.
+        self.weightings = np.ascontiguousarray(np.stack([weights, self.weighted_x]))
+        log_monetary = np.log(monetary)
+        self.sum_wx_log_m = float(self.weighted_x @ log_monetary)
+        self.sum_w_log_m = float(weights @ log_monetary)
+        self.sum_wx_log_x = float(self.weighted_x @ np.log(frequency))
+        self.total_weight = float(weights.sum())
+
+    def __call__(
+        self, params: tuple[float, float, float], *, with_gradient: bool = True
+    ) -> tuple[float, FloatArray]:
+        """The log-likelihood and its gradient in (p, q, gamma) (zeros without it)."""
+        total, gradient, _ = self.evaluate(params, order=1 if with_gradient else 0)
+        return total, np.zeros(3) if gradient is None else gradient
+
+    def evaluate(
+        self, params: tuple[float, float, float], order: int = 2
+    ) -> tuple[float, FloatArray | None, FloatArray | None]:
+        """The log-likelihood with, up to ``order``, its gradient and Hessian in (p, q, gamma).
+
+        Per customer only 1 / (gamma + x zbar) and its square enter the Hessian: the
+        (gamma, gamma) entry is -W q / gamma^2 + sum w (p x + q) / (gamma + x zbar)^2.
+        """
+        p, q, gamma = params
+        ux, wx, total_weight = self.x_unique, self.x_weight, self.total_weight
+        scale = gamma + self.spend_total
+        log_scale = np.log(scale)
+        sum_w_log_scale, sum_wx_log_scale = map(float, self.weightings @ log_scale)
+        total = float(wx @ (gammaln(p * ux + q) - gammaln(p * ux)))
+        total += total_weight * (q * np.log(gamma) - gammaln(q))
+        total += p * self.sum_wx_log_m - self.sum_w_log_m + p * self.sum_wx_log_x
+        total -= p * sum_wx_log_scale + q * sum_w_log_scale
+        if order < 1:
+            return total, None, None
+        psi_pxq = digamma(p * ux + q)
+        d_p = float((wx * ux) @ (psi_pxq - digamma(p * ux)))
+        d_p += self.sum_wx_log_m + self.sum_wx_log_x - sum_wx_log_scale
+        d_q = float(wx @ psi_pxq) + total_weight * (np.log(gamma) - digamma(q))
+        d_q -= sum_w_log_scale
+        inverse = np.reciprocal(scale, out=scale)
+        sum_w_inverse, sum_wx_inverse = map(float, self.weightings @ inverse)
+        d_gamma = total_weight * q / gamma - p * sum_wx_inverse - q * sum_w_inverse
+        gradient = np.array([d_p, d_q, d_gamma])
+        if order < 2:
+            return total, gradient, None
+
+        sum_w_inverse2, sum_wx_inverse2 = map(float, self.weightings @ (inverse * inverse))
+        trigamma_pxq = polygamma(1, p * ux + q)
+        hessian = np.empty((3, 3))
+        hessian[0, 0] = float((wx * ux * ux) @ (trigamma_pxq - polygamma(1, p * ux)))
+        hessian[0, 1] = float((wx * ux) @ trigamma_pxq)
+        hessian[0, 2] = -sum_wx_inverse
+        hessian[1, 1] = float(wx @ trigamma_pxq) - total_weight * float(polygamma(1, q))
+        hessian[1, 2] = total_weight / gamma - sum_w_inverse
+        hessian[2, 2] = -total_weight * q / gamma**2 + p * sum_wx_inverse2 + q * sum_w_inverse2
+        upper = np.triu_indices(3, 1)
+        hessian[upper[::-1]] = hessian[upper]
+        return total, gradient, hessian
+
+
+# --------------------------------------------------------------------------------------------
+# The search
+# --------------------------------------------------------------------------------------------
 
 
 class Likelihood(Protocol):
@@ -192,7 +435,7 @@ def maximise_likelihood(
     """Maximise ``likelihood`` (minus the L2 penalty) over ln(params), from ``start``.
 
     Newton first; if it stalls, L-BFGS-B continues from where it stopped with the iterations
-    left (at least 50), and ``n_iter`` counts both.
+    left, and ``n_iter`` counts both.
     """
     evaluate = _log_space(likelihood, total_weight, penalizer)
     with (
@@ -200,9 +443,9 @@ def maximise_likelihood(
         one_blas_thread(),
     ):
         newton, reached = _newton(evaluate, start, max_iter=max_iter, tol=tol)
-        if newton.converged:
+        if newton.converged or newton.n_iter >= max_iter:
             return newton
-        rest = _lbfgsb(evaluate, reached, max_iter=max(max_iter - newton.n_iter, 50), tol=tol)
+        rest = _lbfgsb(evaluate, reached, max_iter=max_iter - newton.n_iter, tol=tol)
     return Fit(
         rest.log_params,
         rest.converged,

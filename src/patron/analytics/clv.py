@@ -166,7 +166,7 @@ class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
         if not np.any(t_cal > 0):
             raise ValueError("T must be positive for some customers")
         weight = _weights(sample_weight, x.size)
-        likelihood = _btyd.BetaGeoObjective(x, t_x, t_cal, weight)
+        likelihood = _clv_fit.BetaGeoObjective(x, t_x, t_cal, weight)
         total_weight = likelihood.total_weight
         mean_T = float(likelihood.T_weight @ likelihood.T_unique) / total_weight  # noqa: N806
         mean_x = float(likelihood.x_weight @ likelihood.x_unique) / total_weight
@@ -384,7 +384,7 @@ class GammaGammaModel(BaseEstimator):  # type: ignore[misc]
         if x.size < 2 or weight.sum() <= 0:
             raise ValueError("the Gamma-Gamma model needs at least two repeat buyers")
         total_weight = float(weight.sum())
-        likelihood = _btyd.GammaGammaObjective(x, m, weight)
+        likelihood = _clv_fit.GammaGammaObjective(x, m, weight)
         start = np.log(np.array([1.0, 1.0, float(np.average(m, weights=weight))]))
         fit = _clv_fit.maximise_likelihood(
             likelihood,
