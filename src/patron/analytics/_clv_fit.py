@@ -200,8 +200,9 @@ class GammaGammaObjective:
     """Total Gamma-Gamma log-likelihood, gradient and Hessian over the repeat buyers.
 
     The same quantity as ``weights @ gamma_gamma_log_likelihood_terms(...)`` ([FH13 eq. 4],
-    in ``_btyd.py``): the sums that do not involve the parameters (of w x ln zbar, w ln zbar, w x ln x) are taken once, the Gamma
-    functions once per distinct x, and only ln(gamma + x zbar) is evaluated per customer.
+    in ``_btyd.py``): the sums that do not involve the parameters (of w x ln zbar, w ln zbar,
+    w x ln x) are taken once, the Gamma functions once per distinct x, and only
+    ln(gamma + x zbar) is evaluated per customer.
     """
 
     def __init__(self, frequency: FloatArray, monetary: FloatArray, weights: FloatArray) -> None:
