@@ -227,18 +227,23 @@ def _version(package: str) -> str | None:
         return None
 
 
+def _seconds(value: float) -> str:
+    """Three significant figures: fits of a few milliseconds must not print as 0.00."""
+    return f"{value:.3g}"
+
+
 def _row(label: str, figures: dict[str, Any]) -> dict[str, Any]:
     ours, peer = figures["patron"], figures["lifetimes"]
     row: dict[str, Any] = {
         "data": label,
         "customers": figures["customers"],
-        "Patron BG/NBD s": round(ours["bgnbd_seconds"], 4),
-        "Patron Gamma-Gamma s": round(ours["gamma_gamma_seconds"], 4),
-        "Patron s": round(ours["seconds"], 4),
+        "Patron BG/NBD s": _seconds(ours["bgnbd_seconds"]),
+        "Patron Gamma-Gamma s": _seconds(ours["gamma_gamma_seconds"]),
+        "Patron s": _seconds(ours["seconds"]),
     }
     if peer is not None:
         low, high = figures["ratio_spread"]
-        row["lifetimes s"] = round(peer["seconds"], 3)
+        row["lifetimes s"] = _seconds(peer["seconds"])
         row["ratio"] = round(figures["ratio"], 1)
         row["ratio spread"] = f"{low:.1f} to {high:.1f}"
         row["largest parameter difference"] = f"{figures['max_parameter_difference']:.1e}"
