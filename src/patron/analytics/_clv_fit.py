@@ -360,6 +360,10 @@ def _newton(
         step[free] = _newton_step(gradient[free], hessian[np.ix_(free, free)])
         decrement = -float(gradient @ step)
         if decrement <= 2.0 * tol * max(1.0, abs(value)):
+            # Close enough; the last step, nearly free, squares the remaining error.
+            final = np.clip(point + step, -LOG_BOUND, LOG_BOUND)
+            if evaluate(final, 0)[0] <= value:
+                point = final
             return Fit(point, True, iteration, "Newton decrement below tol"), point
         largest = float(np.abs(step).max())
         if largest > _LARGEST_STEP:
