@@ -125,7 +125,10 @@ class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
     ----------
     penalizer : L2 penalty on the parameters added to the mean negative log-likelihood
         (``penalizer * (r^2 + alpha^2 + a^2 + b^2)``); 0 is plain maximum likelihood.
-    max_iter, tol : limits of the L-BFGS-B search over the log-parameters.
+    max_iter, tol : limits of the search over the log-parameters (Newton's method with the
+        exact Hessian, L-BFGS-B if it stalls): at most ``max_iter`` iterations, stopping once
+        the decrease still to be had in the mean negative log-likelihood is below ``tol``
+        (relative to its size).
 
     Attributes
     ----------
