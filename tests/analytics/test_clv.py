@@ -324,7 +324,7 @@ def blas_threads() -> list[tuple[str, int]]:
 def test_estimators_keep_no_data_and_no_global_state(cdnow: pd.DataFrame) -> None:
     errors_before = np.geterr()
     filters_before = list(warnings.filters)
-    threads_before = blas_threads()  # the fits run BLAS on one thread, then restore the count
+    threads_before = blas_threads()  # long sums bypass BLAS: its threads are left alone
     model = BetaGeoModel()
     assert model.fit(cdnow["frequency"], cdnow["recency"], cdnow["T"]) is model
     spend = GammaGammaModel()

@@ -12,7 +12,6 @@ stall (a line search that cannot descend, or ``max_iter`` reached).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,7 +19,6 @@ from typing import Any, Protocol
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, gammaln, zeta
-from threadpoolctl import ThreadpoolController
 
 from patron.analytics._btyd import DistinctRows, FloatArray, as_counts, sorted_groups
 
@@ -32,6 +30,29 @@ _LARGEST_STEP = 2.0
 # Armijo's sufficient decrease: a step is taken when it achieves this share of the decrease
 # the local linear model promises.
 _ARMIJO = 1e-4
+
+
+# OpenBLAS computes a dot product of more than 10,000 numbers, or a matrix-vector product of
+# more than 9,216, on all its threads. Waking them costs more than these products, and on a
+# machine whose cores are busy it stalls for milliseconds: a fit on a million customers took
+# 2.0-2.8 s that way and 0.34-0.55 s on one thread (the same trouble makes scipy's L-BFGS-B,
+# which calls LAPACK since scipy 1.15, slow: scipy issue 22438). Longer vectors are therefore
+# summed by numpy's own loops (einsum), which leaves the process's BLAS settings alone.
+_BLAS_THREADS_FROM = 8192
+
+
+def _dot(a: FloatArray, b: FloatArray) -> float:
+    """sum(a * b), never on BLAS's threads."""
+    if a.size < _BLAS_THREADS_FROM:
+        return float(a @ b)
+    return float(np.einsum("i,i->", a, b))
+
+
+def _dots(matrix: FloatArray, vector: FloatArray) -> list[float]:
+    """matrix @ vector, never on BLAS's threads."""
+    if matrix.size < _BLAS_THREADS_FROM:
+        return [float(v) for v in matrix @ vector]
+    return [float(v) for v in np.einsum("ij,j->i", matrix, vector)]
 
 
 def _trigamma(x: Any) -> Any:
@@ -127,10 +148,10 @@ class BetaGeoObjective:
         odds = log_odds_x[self.x_index] + shape * gap
         softplus = np.log1p(np.exp(-np.abs(odds)))
         softplus += np.maximum(odds, 0.0)
-        total = float(wx @ (gammaln(r + ux) - gammaln(r) + r * np.log(alpha)))
-        total += float(wx @ (betaln(a, b + ux) - betaln(a, b)))
-        total -= float(alive_weight @ log_T)
-        total += float(self.weight @ softplus)
+        total = _dot(wx, gammaln(r + ux) - gammaln(r) + r * np.log(alpha))
+        total += _dot(wx, betaln(a, b + ux) - betaln(a, b))
+        total -= _dot(alive_weight, log_T)
+        total += _dot(self.weight, softplus)
         if order < 1:
             return total, None, None
 
@@ -142,20 +163,20 @@ class BetaGeoObjective:
         inverse_t_x = 1.0 / (alpha + self.t_x_unique)
         psi_ab = digamma(a + b)
         psi_abx = digamma(a + b + ux)
-        d_r = float(wx @ (digamma(r + ux) - digamma(r) + np.log(alpha)))
-        d_r -= float(self.T_weight @ log_T) - float(dead @ gap)
-        d_alpha = r / alpha * total_weight - float(alive_weight @ inverse_T)
-        d_a = float(wx @ (psi_ab - psi_abx)) + float(dead_by_x.sum()) / a
-        d_b = float(wx @ (psi_ab + digamma(b + ux) - digamma(b) - psi_abx))
-        d_b -= float(dead_by_x[x_repeat] @ inverse_b_x)
+        d_r = _dot(wx, digamma(r + ux) - digamma(r) + np.log(alpha))
+        d_r -= _dot(self.T_weight, log_T) - _dot(dead, gap)
+        d_alpha = r / alpha * total_weight - _dot(alive_weight, inverse_T)
+        d_a = _dot(wx, psi_ab - psi_abx) + float(dead_by_x.sum()) / a
+        d_b = _dot(wx, psi_ab + digamma(b + ux) - digamma(b) - psi_abx)
+        d_b -= _dot(dead_by_x[x_repeat], inverse_b_x)
         if order < 2:
             dead_shape = dead * shape
-            d_alpha += float(
-                np.bincount(self.T_index, weights=dead_shape, minlength=inverse_T.size) @ inverse_T
+            d_alpha += _dot(
+                np.bincount(self.T_index, weights=dead_shape, minlength=inverse_T.size), inverse_T
             )
-            d_alpha -= float(
-                np.bincount(self.t_x_index, weights=dead_shape, minlength=inverse_t_x.size)
-                @ inverse_t_x
+            d_alpha -= _dot(
+                np.bincount(self.t_x_index, weights=dead_shape, minlength=inverse_t_x.size),
+                inverse_t_x,
             )
             return total, np.array([d_r, d_alpha, d_a, d_b]), None
 
@@ -163,7 +184,7 @@ class BetaGeoObjective:
         inverse_t_x_row = inverse_t_x[self.t_x_index]
         delta = inverse_t_row - inverse_t_x_row
         d_odds_alpha = shape * delta
-        d_alpha += float(dead @ d_odds_alpha)
+        d_alpha += _dot(dead, d_odds_alpha)
         gradient = np.array([d_r, d_alpha, d_a, d_b])
 
         spread = dead * np.exp(-softplus)  # v = w s (1 - s)
@@ -180,21 +201,21 @@ class BetaGeoObjective:
         trigamma_ab = _trigamma(a + b)
         trigamma_abx = _trigamma(a + b + ux)
         hessian = np.empty((4, 4))
-        hessian[0, 0] = float(wx @ (_trigamma(r + ux) - _trigamma(r)))
-        hessian[0, 0] += float(spread_gap @ gap)
-        hessian[0, 1] = total_weight / alpha - float(self.T_weight @ inverse_T)
-        hessian[0, 1] += float(spread_gap @ d_odds_alpha) + float(dead @ delta)
-        hessian[1, 1] = -r * total_weight / alpha**2 + float(alive_weight @ inverse_T**2)
-        hessian[1, 1] += float(spread_alpha @ d_odds_alpha) + float((dead * shape) @ curvature)
+        hessian[0, 0] = _dot(wx, _trigamma(r + ux) - _trigamma(r))
+        hessian[0, 0] += _dot(spread_gap, gap)
+        hessian[0, 1] = total_weight / alpha - _dot(self.T_weight, inverse_T)
+        hessian[0, 1] += _dot(spread_gap, d_odds_alpha) + _dot(dead, delta)
+        hessian[1, 1] = -r * total_weight / alpha**2 + _dot(alive_weight, inverse_T**2)
+        hessian[1, 1] += _dot(spread_alpha, d_odds_alpha) + _dot((dead * shape), curvature)
         hessian[0, 2] = float(spread_gap_by_x.sum()) / a
-        hessian[0, 3] = -float(spread_gap_by_x[x_repeat] @ inverse_b_x)
+        hessian[0, 3] = -_dot(spread_gap_by_x[x_repeat], inverse_b_x)
         hessian[1, 2] = float(spread_alpha_by_x.sum()) / a
-        hessian[1, 3] = -float(spread_alpha_by_x[x_repeat] @ inverse_b_x)
-        beta_ab = float(wx @ (trigamma_ab - trigamma_abx))
+        hessian[1, 3] = -_dot(spread_alpha_by_x[x_repeat], inverse_b_x)
+        beta_ab = _dot(wx, trigamma_ab - trigamma_abx)
         hessian[2, 2] = beta_ab + float(spread_by_x.sum() - dead_by_x.sum()) / a**2
-        hessian[2, 3] = beta_ab - float(spread_by_x[x_repeat] @ inverse_b_x) / a
-        hessian[3, 3] = float(wx @ (_trigamma(b + ux) - _trigamma(b) - trigamma_abx + trigamma_ab))
-        hessian[3, 3] += float((spread_by_x + dead_by_x)[x_repeat] @ inverse_b_x**2)
+        hessian[2, 3] = beta_ab - _dot(spread_by_x[x_repeat], inverse_b_x) / a
+        hessian[3, 3] = _dot(wx, _trigamma(b + ux) - _trigamma(b) - trigamma_abx + trigamma_ab)
+        hessian[3, 3] += _dot((spread_by_x + dead_by_x)[x_repeat], inverse_b_x**2)
         upper = np.triu_indices(4, 1)
         hessian[upper[::-1]] = hessian[upper]
         return total, gradient, hessian
@@ -219,9 +240,9 @@ class GammaGammaObjective:
         # Both weightings side by side: one matrix-vector product gives both weighted sums.
         self.weightings = np.ascontiguousarray(np.stack([weights, self.weighted_x]))
         log_monetary = np.log(monetary)
-        self.sum_wx_log_m = float(self.weighted_x @ log_monetary)
-        self.sum_w_log_m = float(weights @ log_monetary)
-        self.sum_wx_log_x = float(self.weighted_x @ np.log(frequency))
+        self.sum_wx_log_m = _dot(self.weighted_x, log_monetary)
+        self.sum_w_log_m = _dot(weights, log_monetary)
+        self.sum_wx_log_x = _dot(self.weighted_x, np.log(frequency))
         self.total_weight = float(weights.sum())
 
     def __call__(
@@ -243,32 +264,32 @@ class GammaGammaObjective:
         ux, wx, total_weight = self.x_unique, self.x_weight, self.total_weight
         scale = gamma + self.spend_total
         log_scale = np.log(scale)
-        sum_w_log_scale, sum_wx_log_scale = map(float, self.weightings @ log_scale)
-        total = float(wx @ (gammaln(p * ux + q) - gammaln(p * ux)))
+        sum_w_log_scale, sum_wx_log_scale = _dots(self.weightings, log_scale)
+        total = _dot(wx, gammaln(p * ux + q) - gammaln(p * ux))
         total += total_weight * (q * np.log(gamma) - gammaln(q))
         total += p * self.sum_wx_log_m - self.sum_w_log_m + p * self.sum_wx_log_x
         total -= p * sum_wx_log_scale + q * sum_w_log_scale
         if order < 1:
             return total, None, None
         psi_pxq = digamma(p * ux + q)
-        d_p = float((wx * ux) @ (psi_pxq - digamma(p * ux)))
+        d_p = _dot(wx * ux, psi_pxq - digamma(p * ux))
         d_p += self.sum_wx_log_m + self.sum_wx_log_x - sum_wx_log_scale
-        d_q = float(wx @ psi_pxq) + total_weight * (np.log(gamma) - digamma(q))
+        d_q = _dot(wx, psi_pxq) + total_weight * (np.log(gamma) - digamma(q))
         d_q -= sum_w_log_scale
         inverse = np.reciprocal(scale, out=scale)
-        sum_w_inverse, sum_wx_inverse = map(float, self.weightings @ inverse)
+        sum_w_inverse, sum_wx_inverse = _dots(self.weightings, inverse)
         d_gamma = total_weight * q / gamma - p * sum_wx_inverse - q * sum_w_inverse
         gradient = np.array([d_p, d_q, d_gamma])
         if order < 2:
             return total, gradient, None
 
-        sum_w_inverse2, sum_wx_inverse2 = map(float, self.weightings @ (inverse * inverse))
+        sum_w_inverse2, sum_wx_inverse2 = _dots(self.weightings, inverse * inverse)
         trigamma_pxq = _trigamma(p * ux + q)
         hessian = np.empty((3, 3))
-        hessian[0, 0] = float((wx * ux * ux) @ (trigamma_pxq - _trigamma(p * ux)))
-        hessian[0, 1] = float((wx * ux) @ trigamma_pxq)
+        hessian[0, 0] = _dot(wx * ux * ux, trigamma_pxq - _trigamma(p * ux))
+        hessian[0, 1] = _dot(wx * ux, trigamma_pxq)
         hessian[0, 2] = -sum_wx_inverse
-        hessian[1, 1] = float(wx @ trigamma_pxq) - total_weight * float(_trigamma(q))
+        hessian[1, 1] = _dot(wx, trigamma_pxq) - total_weight * float(_trigamma(q))
         hessian[1, 2] = total_weight / gamma - sum_w_inverse
         hessian[2, 2] = -total_weight * q / gamma**2 + p * sum_wx_inverse2 + q * sum_w_inverse2
         upper = np.triu_indices(3, 1)
@@ -411,27 +432,6 @@ def _lbfgsb(
     return Fit(np.asarray(result.x), bool(result.success), int(result.nit), str(result.message))
 
 
-@functools.cache
-def _blas_libraries() -> ThreadpoolController:
-    """The BLAS libraries loaded with numpy and scipy (looked up once: that takes a millisecond
-    or two, as long as a whole fit on twenty thousand customers)."""
-    return ThreadpoolController()
-
-
-def one_blas_thread() -> Any:
-    """A context in which BLAS runs on the calling thread alone.
-
-    The fits' BLAS calls are dot products of at most a few hundred thousand numbers, small
-    eigen-decompositions, and in the fall-back the 4-by-4 algebra of scipy's L-BFGS-B (a C
-    translation since scipy 1.15 that calls LAPACK; scipy issue 22438). Waking OpenBLAS's
-    threads for each costs more than the call, and when the cores are shared it stalls for
-    milliseconds: on a loaded 2-core machine a fit on the 23,570 CDNOW customers took 0.15 s
-    with the threads and 0.014 s without. OpenBLAS's thread count is process-wide; the
-    previous one is restored on exit.
-    """
-    return _blas_libraries().limit(limits=1, user_api="blas")
-
-
 def maximise_likelihood(
     likelihood: Likelihood,
     start: FloatArray,
@@ -447,10 +447,7 @@ def maximise_likelihood(
     left, and ``n_iter`` counts both.
     """
     evaluate = _log_space(likelihood, total_weight, penalizer)
-    with (
-        np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"),
-        one_blas_thread(),
-    ):
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
         newton, reached = _newton(evaluate, start, max_iter=max_iter, tol=tol)
         if newton.converged or newton.n_iter >= max_iter:
             return newton
