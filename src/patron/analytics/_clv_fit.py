@@ -362,8 +362,8 @@ def _newton(
     *,
     max_iter: int,
     tol: float,
-) -> tuple[Fit, FloatArray]:
-    """Damped Newton over the box [-LOG_BOUND, LOG_BOUND]^k; the point reached either way.
+) -> Fit:
+    """Damped Newton over the box [-LOG_BOUND, LOG_BOUND]^k; where it ended either way.
 
     Stops when the Newton decrement g' H^-1 g (twice the decrease still to be had, were the
     function quadratic) is at most 2 tol max(1, |f|): L-BFGS-B's ``ftol`` criterion, read
@@ -372,11 +372,14 @@ def _newton(
     """
     point = np.asarray(start, dtype=np.float64)
     value, gradient, hessian = evaluate(point, 2)
-    if gradient is None or hessian is None or not np.all(np.isfinite(hessian)):
-        return Fit(point, False, 0, "not finite at the starting point"), point
+    finite = gradient is not None and hessian is not None
+    if not (finite and np.all(np.isfinite(gradient)) and np.all(np.isfinite(hessian))):
+        return Fit(point, False, 0, "not finite at the starting point")
     for iteration in range(max_iter):
         held = ((point <= -LOG_BOUND) & (gradient > 0)) | ((point >= LOG_BOUND) & (gradient < 0))
         free = ~held
+        if not free.any():  # every parameter at a bound it is pushed against: a corner optimum
+            return Fit(point, True, iteration, "at the bounds")
         step = np.zeros_like(point)
         step[free] = _newton_step(gradient[free], hessian[np.ix_(free, free)])
         decrement = -float(gradient @ step)
@@ -385,7 +388,7 @@ def _newton(
             final = np.clip(point + step, -LOG_BOUND, LOG_BOUND)
             if evaluate(final, 0)[0] <= value:
                 point = final
-            return Fit(point, True, iteration, "Newton decrement below tol"), point
+            return Fit(point, True, iteration, "Newton decrement below tol")
         largest = float(np.abs(step).max())
         if largest > _LARGEST_STEP:
             step *= _LARGEST_STEP / largest
@@ -398,14 +401,15 @@ def _newton(
                 trial_value <= value - _ARMIJO * length * decrement
                 and trial_gradient is not None
                 and trial_hessian is not None
+                and np.all(np.isfinite(trial_gradient))
                 and np.all(np.isfinite(trial_hessian))
             ):
                 break
             length *= 0.5
             if length < 1e-10:
-                return Fit(point, False, iteration, "line search found no descent"), point
+                return Fit(point, False, iteration, "line search found no descent")
         point, value, gradient, hessian = trial, trial_value, trial_gradient, trial_hessian
-    return Fit(point, False, max_iter, "max_iter reached"), point
+    return Fit(point, False, max_iter, "max_iter reached")
 
 
 def _lbfgsb(
@@ -448,10 +452,10 @@ def maximise_likelihood(
     """
     evaluate = _log_space(likelihood, total_weight, penalizer)
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
-        newton, reached = _newton(evaluate, start, max_iter=max_iter, tol=tol)
+        newton = _newton(evaluate, start, max_iter=max_iter, tol=tol)
         if newton.converged or newton.n_iter >= max_iter:
             return newton
-        rest = _lbfgsb(evaluate, reached, max_iter=max_iter - newton.n_iter, tol=tol)
+        rest = _lbfgsb(evaluate, newton.log_params, max_iter=max_iter - newton.n_iter, tol=tol)
     return Fit(
         rest.log_params,
         rest.converged,
