@@ -13,8 +13,9 @@ import pytest
 from scipy import integrate, stats
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from threadpoolctl import threadpool_info
 
-from patron.analytics import _btyd
+from patron.analytics import _btyd, _clv_fit
 from patron.analytics.clv import (
     BetaGeoModel,
     GammaGammaModel,
@@ -316,9 +317,14 @@ def test_same_predictions_as_lifetimes(authors_summary: pd.DataFrame) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def blas_threads() -> list[tuple[str, int]]:
+    return [(library["filepath"], library["num_threads"]) for library in threadpool_info()]
+
+
 def test_estimators_keep_no_data_and_no_global_state(cdnow: pd.DataFrame) -> None:
     errors_before = np.geterr()
     filters_before = list(warnings.filters)
+    threads_before = blas_threads()  # long sums bypass BLAS: its threads are left alone
     model = BetaGeoModel()
     assert model.fit(cdnow["frequency"], cdnow["recency"], cdnow["T"]) is model
     spend = GammaGammaModel()
@@ -326,6 +332,7 @@ def test_estimators_keep_no_data_and_no_global_state(cdnow: pd.DataFrame) -> Non
     model.conditional_expected_purchases(1e4, cdnow["frequency"], cdnow["recency"], cdnow["T"])
     assert np.geterr() == errors_before
     assert list(warnings.filters) == filters_before
+    assert blas_threads() == threads_before
     for estimator in (model, spend):
         learned = {key for key in vars(estimator) if key.endswith("_")}
         assert learned == {"params_", "log_likelihood_", "n_customers_", "converged_", "n_iter_"}
@@ -501,30 +508,42 @@ def test_conditional_expectation_when_everyone_drops_out_alike(
 
 
 def check_objective(
-    objective: Callable[..., Any],
+    objective: Any,
     terms: Callable[..., Any],
     params: np.ndarray,
     weights: np.ndarray,
 ) -> None:
-    """A fast objective equals the weighted per-customer terms; its gradient, differences."""
+    """A fast objective equals the weighted per-customer terms; its gradient, differences of
+    the objective; its Hessian, differences of the gradient."""
     total, gradient = objective(tuple(params))
     per_customer, per_customer_gradient = terms(tuple(params), with_gradient=True)
     assert total == pytest.approx(float(weights @ per_customer), rel=1e-12)
     np.testing.assert_allclose(gradient, per_customer_gradient @ weights, rtol=1e-10)
+    same_total, same_gradient, hessian = objective.evaluate(tuple(params), order=2)
+    assert same_total == total
+    np.testing.assert_allclose(same_gradient, gradient, rtol=1e-12)
+    np.testing.assert_array_equal(hessian, hessian.T)
     for i, step in enumerate(np.diag(1e-6 * params)):
-        up, down = objective(tuple(params + step))[0], objective(tuple(params - step))[0]
-        assert gradient[i] == pytest.approx((up - down) / (2 * step[i]), rel=1e-5)
+        up, down = objective(tuple(params + step)), objective(tuple(params - step))
+        assert gradient[i] == pytest.approx((up[0] - down[0]) / (2 * step[i]), rel=1e-5)
+        np.testing.assert_allclose(
+            hessian[:, i],
+            (up[1] - down[1]) / (2 * step[i]),
+            rtol=1e-5,
+            atol=1e-7 * np.abs(hessian).max(),
+        )
 
 
-def test_likelihoods_and_gradients_agree_with_their_definitions(cdnow: pd.DataFrame) -> None:
+def test_likelihoods_and_derivatives_agree_with_their_definitions(cdnow: pd.DataFrame) -> None:
     """The fast objectives against eq. 6 of FHL05a and the Gamma-Gamma density, customer by
-    customer, with arbitrary weights."""
+    customer, with arbitrary weights; their Hessians (for Newton's method) against the
+    gradients."""
     x, t_x, t_cal, spend = (
         cdnow[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T", "monetary_value")
     )
     weights = np.random.default_rng(7).uniform(0.5, 2.0, x.size)
     check_objective(
-        _btyd.BetaGeoObjective(x, t_x, t_cal, weights),
+        _clv_fit.BetaGeoObjective(x, t_x, t_cal, weights),
         partial(
             _btyd.bgnbd_log_likelihood_terms, freq=_btyd.Frequencies.of(x), recency=t_x, T=t_cal
         ),
@@ -534,7 +553,7 @@ def test_likelihoods_and_gradients_agree_with_their_definitions(cdnow: pd.DataFr
     repeat = x > 0
     x, spend, weights = x[repeat], spend[repeat], weights[repeat]
     check_objective(
-        _btyd.GammaGammaObjective(x, spend, weights),
+        _clv_fit.GammaGammaObjective(x, spend, weights),
         partial(
             _btyd.gamma_gamma_log_likelihood_terms,
             freq=_btyd.Frequencies.of(x),

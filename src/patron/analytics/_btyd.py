@@ -12,7 +12,9 @@ call these. Equation numbers refer to:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,8 +39,8 @@ class Frequencies:
 
     @classmethod
     def of(cls, frequency: FloatArray) -> Frequencies:
-        unique, inverse = np.unique(frequency, return_inverse=True)
-        return cls(frequency, unique.astype(np.float64), inverse.reshape(-1))
+        inverse, unique = sorted_groups(frequency)
+        return cls(frequency, unique, inverse)
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,79 +95,6 @@ def bgnbd_log_likelihood_terms(
     d_a = (psi_ab - digamma(a + b + ux))[inv] + w4 / a
     d_b = (psi_ab + digamma(b + ux) - digamma(b) - digamma(a + b + ux))[inv] - w4 / bx1_u[inv]
     return ll, np.stack([d_r, d_alpha, d_a, d_b])
-
-
-class BetaGeoObjective:
-    """Total BG/NBD log-likelihood and gradient over many customers, prepared once per fit.
-
-    The same quantity as ``weights @ bgnbd_log_likelihood_terms(...)``, arranged for speed:
-    terms that depend only on x are summed per distinct x with the summed weights, customers
-    without repeat purchases (whose likelihood is A1 + A2 + A3) are grouped by T, and only the
-    terms in t_x and T are evaluated per repeat buyer, with
-        ln(exp(A3) + exp(A4)) = A3 + softplus(D),  D = A4 - A3 = ln(odds of having dropped out).
-    """
-
-    def __init__(
-        self,
-        frequency: FloatArray,
-        recency: FloatArray,
-        T: FloatArray,  # noqa: N803
-        weights: FloatArray,
-    ) -> None:
-        unique, inverse = np.unique(frequency, return_inverse=True)
-        self.x_unique = unique.astype(np.float64)
-        self.x_weight = np.bincount(inverse, weights=weights, minlength=unique.size)
-        zero = frequency == 0
-        self.zero_T, zero_inverse = np.unique(T[zero], return_inverse=True)
-        self.zero_weight = np.bincount(zero_inverse, weights=weights[zero])
-        repeat = ~zero
-        self.x = frequency[repeat]
-        self.t_x = recency[repeat]
-        self.T = T[repeat]
-        self.weight = weights[repeat]
-        self.weighted_x = self.weight * self.x
-        # Position of each repeat buyer's x among the distinct x values.
-        self.x_index = inverse.reshape(-1)[repeat]
-        self.total_weight = float(weights.sum())
-
-    def __call__(
-        self, params: tuple[float, float, float, float], *, with_gradient: bool = True
-    ) -> tuple[float, FloatArray]:
-        r, alpha, a, b = params
-        ux, wx = self.x_unique, self.x_weight
-        # A1 + A2 per distinct x, weighted.
-        total = float(wx @ (gammaln(r + ux) - gammaln(r) + r * np.log(alpha)))
-        total += float(wx @ (betaln(a, b + ux) - betaln(a, b)))
-        # Customers with x = 0: A3 = -r ln(alpha + T).
-        log_zero = np.log(alpha + self.zero_T)
-        total -= r * float(self.zero_weight @ log_zero)
-        # Repeat buyers: A3 + softplus(D).
-        log_t = np.log(alpha + self.T)
-        log_tx = np.log(alpha + self.t_x)
-        shape = r + self.x
-        c_x = np.log(a) - np.log(np.where(ux > 0, b + ux - 1.0, 1.0))
-        odds = c_x[self.x_index] + shape * (log_t - log_tx)
-        total -= float(self.weight @ (shape * log_t))
-        total += float(self.weight @ np.logaddexp(0.0, odds))
-        if not with_gradient:
-            return total, np.zeros(4)
-
-        dead = expit(odds)  # weight of the dropped-out branch (A4)
-        w_dead = self.weight * dead
-        dead_by_x = np.bincount(self.x_index, weights=w_dead, minlength=ux.size)
-        psi_ab = digamma(a + b)
-        d_r = float(wx @ (digamma(r + ux) - digamma(r) + np.log(alpha)))
-        d_r -= float(self.zero_weight @ log_zero)
-        d_r -= float(self.weight @ log_t) - float(w_dead @ (log_t - log_tx))
-        inv_t, inv_tx = 1.0 / (alpha + self.T), 1.0 / (alpha + self.t_x)
-        d_alpha = r / alpha * self.total_weight
-        d_alpha -= r * float(self.zero_weight @ (1.0 / (alpha + self.zero_T)))
-        alive_part = (self.weight - w_dead) * shape
-        d_alpha -= float(alive_part @ inv_t) + float((w_dead * shape) @ inv_tx)
-        d_a = float(wx @ (psi_ab - digamma(a + b + ux))) + float(dead_by_x.sum()) / a
-        d_b = float(wx @ (psi_ab + digamma(b + ux) - digamma(b) - digamma(a + b + ux)))
-        d_b -= float(dead_by_x[ux > 0] @ (1.0 / (b + ux[ux > 0] - 1.0)))
-        return total, np.array([d_r, d_alpha, d_a, d_b])
 
 
 def bgnbd_log_odds_dead(
@@ -259,17 +188,127 @@ def bgnbd_expected_if_alive(
     return expected
 
 
-def distinct_rows(*columns: FloatArray) -> tuple[list[FloatArray], np.ndarray]:
-    """The distinct rows of equal-length columns and, per input row, the index of its row.
+@dataclass(frozen=True)
+class DistinctRows:
+    """The distinct rows of equal-length columns, each kept as codes into its column's
+    distinct values, so a computation on one column runs once per distinct value of it.
 
     Customers' BTYD statistics repeat heavily in real data (whole days, a few dozen distinct
-    frequencies), so likelihoods and predictions are computed once per distinct row and
-    scattered back: ``[c[inverse] for c in distinct] == columns``.
+    frequencies): likelihoods and predictions are computed once per distinct row, and the
+    terms in one statistic alone once per distinct value, then scattered back.
     """
-    frame = pd.DataFrame({str(i): column for i, column in enumerate(columns)})
-    inverse = frame.groupby(list(frame.columns), sort=False).ngroup().to_numpy()
-    _, first = np.unique(inverse, return_index=True)
-    return [np.asarray(column)[first] for column in columns], inverse
+
+    values: list[FloatArray]  # per column, its distinct values (in no particular order)
+    codes: list[NDArray[np.intp]]  # per column and distinct row, the index into ``values``
+    inverse: NDArray[np.intp]  # per input row, the index of its distinct row
+
+    @classmethod
+    def of(cls, *columns: FloatArray) -> DistinctRows:
+        """Group the rows by hashing, never sorting them.
+
+        Each column is hashed to codes (``pd.factorize``: linear time, where sorting a
+        million values costs several times more; a column of small non-negative integers,
+        like a frequency, is counted instead, faster still) and the codes are packed into
+        one integer key per row. While the key's range is within a small multiple of the row
+        count (as for a transaction log's whole days), the distinct keys are found by counting
+        them into a table of that size; otherwise the key is hashed again.
+        """
+        n = len(columns[0]) if columns else 0
+        values, codes = [], []
+        for column in columns:
+            code, unique = _codes(np.asarray(column))
+            values.append(unique)
+            codes.append(code)
+        sizes = [max(len(unique), 1) for unique in values]
+        if math.prod(sizes) <= 2 * n + 2**16:
+            key = _packed(codes, sizes)
+            present = np.flatnonzero(np.bincount(key, minlength=math.prod(sizes)))
+            lookup = np.empty(math.prod(sizes), dtype=np.intp)
+            lookup[present] = np.arange(present.size)
+            row_codes = []
+            for size in reversed(sizes):
+                present, code = np.divmod(present, size)
+                row_codes.append(code)
+            return cls(values, row_codes[::-1], lookup[key])
+        key = np.zeros(n, dtype=np.int64)
+        count = 1
+        for code, size in zip(codes, sizes, strict=True):
+            if count * size >= 2**62:  # keep the packed key within int64
+                key, kept = pd.factorize(key)
+                count = max(len(kept), 1)
+            key = key * size + code
+            count *= size
+        inverse, kept = pd.factorize(key)
+        # One row of each group (any: they are equal), found by scattering row numbers.
+        some_row = np.empty(len(kept), dtype=np.intp)
+        some_row[inverse] = np.arange(n, dtype=np.intp)
+        return cls(values, [code[some_row] for code in codes], inverse.astype(np.intp))
+
+    @property
+    def size(self) -> int:
+        return len(self.codes[0]) if self.codes else 0
+
+    def rows(self) -> list[FloatArray]:
+        """The distinct rows, column by column."""
+        return [unique[code] for unique, code in zip(self.values, self.codes, strict=True)]
+
+    def weights(self, weights: FloatArray | None = None) -> FloatArray:
+        """Per distinct row, the summed weights of its input rows (their count by default)."""
+        return np.bincount(self.inverse, weights=weights, minlength=self.size).astype(np.float64)
+
+
+def _packed(codes: list[NDArray[np.intp]], sizes: list[int]) -> NDArray[np.int64]:
+    key = np.zeros(len(codes[0]), dtype=np.int64)
+    for code, size in zip(codes, sizes, strict=True):
+        key *= size
+        key += code
+    return key
+
+
+def distinct_rows(*columns: FloatArray) -> tuple[list[FloatArray], NDArray[np.intp]]:
+    """The distinct rows of equal-length columns and, per input row, the index of its row:
+    ``[c[inverse] for c in distinct] == columns`` (see :class:`DistinctRows`)."""
+    rows = DistinctRows.of(*columns)
+    return rows.rows(), rows.inverse
+
+
+def _codes(values: NDArray[Any]) -> tuple[NDArray[np.intp], NDArray[Any]]:
+    """Per value, the index of its distinct value; and the distinct values.
+
+    Integers from 0 to a few times their count (frequencies) are counted into a table
+    (np.bincount) and numbered in ascending order; anything else is hashed (pd.factorize,
+    NaN kept as a value), distinct values in order of first appearance.
+    """
+    if values.dtype.kind in "iu" and values.size:
+        low, high = int(values.min()), int(values.max())
+        if low >= 0 and high <= 4 * values.size + 1024:
+            present = np.flatnonzero(np.bincount(values))
+            lookup = np.empty(high + 1, dtype=np.intp)
+            lookup[present] = np.arange(present.size)
+            return lookup[values], present.astype(values.dtype)
+    code, unique = pd.factorize(values, use_na_sentinel=False)
+    return code.astype(np.intp, copy=False), np.asarray(unique)
+
+
+def as_counts(values: FloatArray) -> NDArray[Any]:
+    """Whole non-negative values (counts) as integers, which :func:`_codes` counts rather
+    than hashes; other values unchanged."""
+    whole = values.size and values.min() >= 0 and values.max() < 2**53
+    if whole and np.array_equal(values, np.floor(values)):
+        return values.astype(np.int64)
+    return values
+
+
+def sorted_groups(values: FloatArray) -> tuple[NDArray[np.intp], FloatArray]:
+    """Per value, the index of its distinct value, and the distinct values in ascending order
+    (``np.unique(values, return_inverse=True)`` by counting or hashing instead of sorting)."""
+    code, unique = _codes(as_counts(values))
+    if np.any(unique[1:] < unique[:-1]):  # hashed: put the distinct values in order
+        order = np.argsort(unique)
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        code, unique = rank[code], unique[order]
+    return code, unique.astype(np.float64)
 
 
 # Gauss-Hermite nodes for the fallback below; 48 are exact to ~1e-12 where it is used.
@@ -350,55 +389,6 @@ def gamma_gamma_log_likelihood_terms(
     d_q = psi_pxq[inv] - digamma(q) + np.log(gamma) - log_scale
     d_gamma = q / gamma - (px + q) / (gamma + x * monetary)
     return ll, np.stack([d_p, d_q, d_gamma])
-
-
-class GammaGammaObjective:
-    """Total Gamma-Gamma log-likelihood and gradient over the repeat buyers, prepared once.
-
-    The same quantity as ``weights @ gamma_gamma_log_likelihood_terms(...)``: the sums that do
-    not involve the parameters (of w x ln zbar, w ln zbar, w x ln x) are taken once, the Gamma
-    functions once per distinct x, and only ln(gamma + x zbar) is evaluated per customer.
-    """
-
-    def __init__(self, frequency: FloatArray, monetary: FloatArray, weights: FloatArray) -> None:
-        unique, inverse = np.unique(frequency, return_inverse=True)
-        self.x_unique = unique.astype(np.float64)
-        self.x_weight = np.bincount(inverse.reshape(-1), weights=weights, minlength=unique.size)
-        self.x = frequency
-        self.spend_total = frequency * monetary  # x zbar, the customer's total repeat spend
-        self.weight = weights
-        self.weighted_x = weights * frequency
-        # Both weightings side by side: one matrix-vector product gives both weighted sums.
-        self.weightings = np.ascontiguousarray(np.stack([weights, self.weighted_x]))
-        log_monetary = np.log(monetary)
-        self.sum_wx_log_m = float(self.weighted_x @ log_monetary)
-        self.sum_w_log_m = float(weights @ log_monetary)
-        self.sum_wx_log_x = float(self.weighted_x @ np.log(frequency))
-        self.total_weight = float(weights.sum())
-
-    def __call__(
-        self, params: tuple[float, float, float], *, with_gradient: bool = True
-    ) -> tuple[float, FloatArray]:
-        p, q, gamma = params
-        ux, wx = self.x_unique, self.x_weight
-        scale = gamma + self.spend_total
-        log_scale = np.log(scale)
-        sum_w_log_scale, sum_wx_log_scale = map(float, self.weightings @ log_scale)
-        total = float(wx @ (gammaln(p * ux + q) - gammaln(p * ux)))
-        total += self.total_weight * (q * np.log(gamma) - gammaln(q))
-        total += p * self.sum_wx_log_m - self.sum_w_log_m + p * self.sum_wx_log_x
-        total -= p * sum_wx_log_scale + q * sum_w_log_scale
-        if not with_gradient:
-            return total, np.zeros(3)
-        psi_pxq = digamma(p * ux + q)
-        d_p = float((wx * ux) @ (psi_pxq - digamma(p * ux)))
-        d_p += self.sum_wx_log_m + self.sum_wx_log_x - sum_wx_log_scale
-        d_q = float(wx @ psi_pxq) + self.total_weight * (np.log(gamma) - digamma(q))
-        d_q -= sum_w_log_scale
-        np.reciprocal(scale, out=scale)
-        sum_w_inverse, sum_wx_inverse = map(float, self.weightings @ scale)
-        d_gamma = self.total_weight * q / gamma - p * sum_wx_inverse - q * sum_w_inverse
-        return total, np.array([d_p, d_q, d_gamma])
 
 
 def gamma_gamma_conditional_expected_spend(

@@ -22,13 +22,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike
-from scipy.optimize import minimize
+from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from patron.analytics import _btyd
+from patron.analytics import _btyd, _clv_fit
 from patron.analytics._btyd import FloatArray, Frequencies
 from patron.analytics._clv_summary import (
     TIME_UNIT_DAYS,
@@ -48,10 +47,6 @@ __all__ = [
     "frequency_monetary_correlation",
     "summary_data",
 ]
-
-# Log-parameters are kept in [-_LOG_BOUND, _LOG_BOUND]: parameters between 1e-13 and 1e13.
-_LOG_BOUND = 30.0
-
 
 # --------------------------------------------------------------------------------------------
 # Shared helpers of the estimators
@@ -106,27 +101,6 @@ def _like(template: Any, values: FloatArray, name: str) -> Any:
     return values
 
 
-def _maximise(
-    objective: Any,
-    start: FloatArray,
-    *,
-    max_iter: int,
-    tol: float,
-) -> tuple[FloatArray, bool, int, str]:
-    """Minimise a mean negative log-likelihood over log-parameters with L-BFGS-B."""
-    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * start.size
-    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
-        result = minimize(
-            objective,
-            start,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-9},
-        )
-    return np.asarray(result.x), bool(result.success), int(result.nit), str(result.message)
-
-
 def _check_fit_parameters(penalizer: float, max_iter: int, tol: float) -> None:
     if not (np.isfinite(penalizer) and penalizer >= 0):
         raise ValueError(f"penalizer must be a non-negative number, not {penalizer!r}")
@@ -141,22 +115,6 @@ def _check_fit_parameters(penalizer: float, max_iter: int, tol: float) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _log_space_objective(likelihood: Any, total_weight: float, penalizer: float) -> Any:
-    """The mean negative log-likelihood plus an L2 penalty, over log-parameters, with its
-    gradient (the chain rule through ``exp``); infinite where the likelihood is not finite."""
-
-    def objective(log_params: FloatArray) -> tuple[float, FloatArray]:
-        params = np.exp(log_params)
-        total, grad = likelihood(tuple(params))
-        value = -total / total_weight + penalizer * float(params @ params)
-        gradient = -grad / total_weight * params + 2.0 * penalizer * params**2
-        if not np.isfinite(value):
-            return np.inf, np.zeros_like(log_params)
-        return value, gradient
-
-    return objective
-
-
 class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
     """The BG/NBD model (Fader, Hardie & Lee 2005a) fitted by maximum likelihood.
 
@@ -167,7 +125,10 @@ class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
     ----------
     penalizer : L2 penalty on the parameters added to the mean negative log-likelihood
         (``penalizer * (r^2 + alpha^2 + a^2 + b^2)``); 0 is plain maximum likelihood.
-    max_iter, tol : limits of the L-BFGS-B search over the log-parameters.
+    max_iter, tol : limits of the search over the log-parameters (Newton's method with the
+        exact Hessian, L-BFGS-B if it stalls): at most ``max_iter`` iterations, stopping once
+        the decrease still to be had in the mean negative log-likelihood is below ``tol``
+        (relative to its size).
 
     Attributes
     ----------
@@ -208,29 +169,30 @@ class BetaGeoModel(BaseEstimator):  # type: ignore[misc]
         if not np.any(t_cal > 0):
             raise ValueError("T must be positive for some customers")
         weight = _weights(sample_weight, x.size)
-        total_weight = float(weight.sum())
-        (x, t_x, t_cal), inverse = _btyd.distinct_rows(x, t_x, t_cal)
-        weight = np.bincount(inverse, weights=weight, minlength=x.size)
-        likelihood = _btyd.BetaGeoObjective(x, t_x, t_cal, weight)
-        penalizer = float(self.penalizer)
-
-        objective = _log_space_objective(likelihood, total_weight, penalizer)
-
-        scale = float(np.average(t_cal, weights=weight)) / (1.0 + np.average(x, weights=weight))
+        likelihood = _clv_fit.BetaGeoObjective(x, t_x, t_cal, weight)
+        total_weight = likelihood.total_weight
+        mean_T = float(likelihood.T_weight @ likelihood.T_unique) / total_weight  # noqa: N806
+        mean_x = float(likelihood.x_weight @ likelihood.x_unique) / total_weight
+        scale = mean_T / (1.0 + mean_x)
         start = np.log(np.array([1.0, max(scale, 1e-6), 1.0, 1.0]))
-        solution, converged, n_iter, message = _maximise(
-            objective, start, max_iter=self.max_iter, tol=self.tol
+        fit = _clv_fit.maximise_likelihood(
+            likelihood,
+            start,
+            total_weight=total_weight,
+            penalizer=float(self.penalizer),
+            max_iter=self.max_iter,
+            tol=self.tol,
         )
-        params = np.exp(solution)
+        params = np.exp(fit.log_params)
         self.params_ = dict(zip(("r", "alpha", "a", "b"), map(float, params), strict=True))
         with np.errstate(over="ignore", under="ignore"):
             self.log_likelihood_ = likelihood(tuple(params), with_gradient=False)[0]
         self.n_customers_ = round(total_weight)
-        self.converged_ = converged
-        self.n_iter_ = n_iter
-        if not converged:
+        self.converged_ = fit.converged
+        self.n_iter_ = fit.n_iter
+        if not fit.converged:
             warnings.warn(
-                f"BG/NBD fit did not converge: {message}", ConvergenceWarning, stacklevel=2
+                f"BG/NBD fit did not converge: {fit.message}", ConvergenceWarning, stacklevel=2
             )
         return self
 
@@ -362,8 +324,9 @@ def frequency_monetary_correlation(
 
 def _repeat_buyers(
     frequency: ArrayLike, monetary_value: ArrayLike
-) -> tuple[FloatArray, FloatArray]:
-    """Frequency and mean spend of the customers with frequency > 0, validated."""
+) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
+    """Frequency and mean spend of the customers with frequency > 0, validated, and which
+    customers those are."""
     x = _vector(frequency, "frequency")
     m = _vector(monetary_value, "monetary_value")
     if x.shape != m.shape:
@@ -371,12 +334,13 @@ def _repeat_buyers(
     if np.any(x < 0) or np.any(x != np.floor(x)):
         raise ValueError("frequency must hold non-negative whole numbers")
     repeat = x > 0
-    if np.any(m[repeat] <= 0):
+    x, m = x[repeat], m[repeat]
+    if np.any(m <= 0):
         raise ValueError(
             "monetary_value must be positive for every repeat buyer "
-            f"({int((m[repeat] <= 0).sum())} are zero or negative)"
+            f"({int((m <= 0).sum())} are zero or negative)"
         )
-    return x[repeat], m[repeat]
+    return x, m, repeat
 
 
 class GammaGammaModel(BaseEstimator):  # type: ignore[misc]
@@ -416,38 +380,41 @@ class GammaGammaModel(BaseEstimator):  # type: ignore[misc]
     ) -> GammaGammaModel:
         """Estimate p, q, gamma from the customers with frequency > 0 (others are ignored)."""
         _check_fit_parameters(self.penalizer, self.max_iter, self.tol)
-        x_all = _vector(frequency, "frequency")
-        weight_all = _weights(sample_weight, x_all.size)
-        x, m = _repeat_buyers(frequency, monetary_value)
-        weight = weight_all[x_all > 0]
+        x, m, repeat = _repeat_buyers(frequency, monetary_value)
+        weight = np.ones(x.size)
+        if sample_weight is not None:
+            weight = _weights(sample_weight, repeat.size)[repeat]
         if x.size < 2 or weight.sum() <= 0:
             raise ValueError("the Gamma-Gamma model needs at least two repeat buyers")
         total_weight = float(weight.sum())
-        likelihood = _btyd.GammaGammaObjective(x, m, weight)
-        penalizer = float(self.penalizer)
-
-        objective = _log_space_objective(likelihood, total_weight, penalizer)
-
+        likelihood = _clv_fit.GammaGammaObjective(x, m, weight)
         start = np.log(np.array([1.0, 1.0, float(np.average(m, weights=weight))]))
-        solution, converged, n_iter, message = _maximise(
-            objective, start, max_iter=self.max_iter, tol=self.tol
+        fit = _clv_fit.maximise_likelihood(
+            likelihood,
+            start,
+            total_weight=total_weight,
+            penalizer=float(self.penalizer),
+            max_iter=self.max_iter,
+            tol=self.tol,
         )
-        params = np.exp(solution)
+        params = np.exp(fit.log_params)
         self.params_ = dict(zip(("p", "q", "gamma"), map(float, params), strict=True))
         self.log_likelihood_ = likelihood(tuple(params), with_gradient=False)[0]
         self.n_customers_ = round(total_weight)
-        self.converged_ = converged
-        self.n_iter_ = n_iter
-        if not converged:
+        self.converged_ = fit.converged
+        self.n_iter_ = fit.n_iter
+        if not fit.converged:
             warnings.warn(
-                f"Gamma-Gamma fit did not converge: {message}", ConvergenceWarning, stacklevel=2
+                f"Gamma-Gamma fit did not converge: {fit.message}",
+                ConvergenceWarning,
+                stacklevel=2,
             )
         return self
 
     def log_likelihood(self, frequency: ArrayLike, monetary_value: ArrayLike) -> float:
         """Total log-likelihood of the repeat buyers among these customers [FH13]."""
         check_is_fitted(self, "params_")
-        x, m = _repeat_buyers(frequency, monetary_value)
+        x, m, _ = _repeat_buyers(frequency, monetary_value)
         p = self.params_
         ll, _ = _btyd.gamma_gamma_log_likelihood_terms(
             (p["p"], p["q"], p["gamma"]), Frequencies.of(x), np.log(m), m
