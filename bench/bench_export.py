@@ -28,9 +28,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-CUSTOMERS = 200_000
-SIZES = (25_000, 100_000, 200_000)
-MODES = ("csv", "parquet", "jsonl", "csv-list")
+
+def _setting(name: str, default: str) -> list[str]:
+    return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
+
+
+# ``PATRON_BENCH_EXPORT_CUSTOMERS=1000000 PATRON_BENCH_EXPORT_SIZES=1000000
+# PATRON_BENCH_EXPORT_MODES=csv,parquet`` measures a million-row export.
+CUSTOMERS = int(os.environ.get("PATRON_BENCH_EXPORT_CUSTOMERS", "200000"))
+SIZES = tuple(int(size) for size in _setting("PATRON_BENCH_EXPORT_SIZES", "25000,100000,200000"))
+MODES = tuple(_setting("PATRON_BENCH_EXPORT_MODES", "csv,parquet,jsonl,csv-list"))
 START = datetime(2026, 1, 1, tzinfo=UTC)
 COUNTRIES = ("DE", "FR", "US", "GB", "NL", "ES", "IT", "PL")
 
