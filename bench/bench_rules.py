@@ -200,7 +200,6 @@ def _mlxtend(
     path: Path, sep: str, support: float, sparse: bool
 ) -> tuple[Callable[[], Any], Callable[..., Any]]:
     import pandas as pd
-    import scipy.sparse as sp
     from mlxtend.frequent_patterns import association_rules, fpgrowth
 
     from patron.analytics._io import read_basket_lines
@@ -208,6 +207,10 @@ def _mlxtend(
     encoded = read_basket_lines(path, sep)  # the items, sorted, as TransactionEncoder has them
     shape = (len(encoded), encoded.n_items)
     if sparse:
+        # Only here: mlxtend itself does not load scipy, and its 10 MiB would count against
+        # mlxtend's one-hot peak.
+        import scipy.sparse as sp
+
         ones = np.ones(len(encoded.indices), dtype=bool)
         matrix = sp.csr_matrix((ones, encoded.indices, encoded.indptr), shape=shape)
         frame = pd.DataFrame.sparse.from_spmatrix(matrix, columns=encoded.items)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from patron.analytics._baskets import EncodedBaskets, factorize, from_codes
+from patron.analytics._baskets import EncodedBaskets, factorize_text, from_codes
 
 _PADDED_BYTES_LIMIT = 1 << 26
 """Above this many bytes of padded items, the text path is used instead."""
@@ -69,9 +69,9 @@ def _baskets(
 def _read_text(text: str, sep: str) -> EncodedBaskets:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     # Each line break becomes a token of its own, which no item can equal.
-    tokens = np.array(text.replace("\n", f"{sep}\n{sep}").split(sep), dtype=object)
+    tokens = text.replace("\n", f"{sep}\n{sep}").split(sep)
     del text
-    codes, labels = factorize(tokens)
+    codes, labels = factorize_text(tokens)
     del tokens
     special = {label: code for code, label in enumerate(labels) if label in ("\n", "")}
     breaks = codes == special.get("\n", -2)
