@@ -428,8 +428,12 @@ def _python_reader(path, sep):
     ],
 )
 @pytest.mark.parametrize("bytes_path_from", [0, 1 << 40])  # the bytes path, the text path
-def test_basket_files_read_as_python_would(tmp_path, monkeypatch, text, sep, bytes_path_from):
+@pytest.mark.parametrize("block", [1 << 20, 1, 5])  # the bytes path in one block, or in many
+def test_basket_files_read_as_python_would(
+    tmp_path, monkeypatch, text, sep, bytes_path_from, block
+):
     monkeypatch.setattr(_basket_lines, "_BYTES_PATH_FROM", bytes_path_from)
+    monkeypatch.setattr(_basket_lines, "_BLOCK_BYTES", block)
     path = tmp_path / "baskets.txt"
     path.write_bytes(text.encode("utf-8"))
     baskets = read_basket_lines(path, sep)
@@ -437,8 +441,10 @@ def test_basket_files_read_as_python_would(tmp_path, monkeypatch, text, sep, byt
     assert baskets.items == sorted(baskets.items)
 
 
-def test_basket_file_labels_longer_than_a_word_and_hash_collisions(tmp_path, monkeypatch):
+@pytest.mark.parametrize("block", [1 << 20, 1])  # collisions inside a block, across blocks
+def test_basket_file_labels_longer_than_a_word_and_hash_collisions(tmp_path, monkeypatch, block):
     monkeypatch.setattr(_basket_lines, "_BYTES_PATH_FROM", 0)
+    monkeypatch.setattr(_basket_lines, "_BLOCK_BYTES", block)
     path = tmp_path / "baskets.txt"
     # Two-word labels that differ in the first word only: with no mixing, their hashes collide.
     path.write_text("aaaaaaaa12345678,bbbbbbbb12345678\nbbbbbbbb12345678,c_12345678\n")
@@ -447,6 +453,10 @@ def test_basket_file_labels_longer_than_a_word_and_hash_collisions(tmp_path, mon
     monkeypatch.setattr(_basket_lines, "_MIX", np.uint64(0))
     assert _basket_lines._read_bytes(path.read_bytes(), ord(",")) is None  # collision seen
     assert [list(b) for b in read_basket_lines(path, ",")] == expected
+    apart = tmp_path / "apart.txt"  # the colliding labels on lines of their own
+    apart.write_text("aaaaaaaa12345678\nc_12345678\nbbbbbbbb12345678\n")
+    assert _basket_lines._read_bytes(apart.read_bytes(), ord(",")) is None
+    assert [list(b) for b in read_basket_lines(apart, ",")] == _python_reader(apart, ",")
 
 
 @pytest.mark.parametrize("bytes_path_from", [0, 1 << 40])

@@ -109,7 +109,7 @@ def from_codes(
     key = rows.astype(np.int64)
     key *= n_items
     key += codes
-    key.sort()
+    key.sort(kind="stable")  # timsort: the pairs mostly come basket by basket, nearly sorted
     if len(key) > 1:
         new = key[1:] != key[:-1]
         if not new.all():

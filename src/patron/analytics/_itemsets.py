@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-BATCH_PAIRS = 1 << 17
-"""About this many (itemset, item) pairs at once; each takes some 40 to 80 bytes while counted."""
+BATCH_PAIRS = 1 << 16
+"""About this many (itemset, item) pairs at once; each takes some 40 to 80 bytes while counted.
+Twice as many is no faster and takes 5 MiB more on the retail-shaped data at 0.001."""
 
 
 def _in_a_table(n_cells: int, n_keys: int) -> bool:
@@ -95,15 +96,18 @@ class _Baskets:
     starts[r + 1]]``."""
 
     def __init__(self, indptr: NDArray, indices: NDArray, rank_of: NDArray, n_frequent: int):
+        # 32-bit wherever it fits: these are the largest arrays of the search.
+        position = np.int32 if len(indices) < 2**31 else np.int64
         ranks = rank_of[indices]
         frequent = ranks >= 0
-        counted = np.zeros(len(ranks) + 1, dtype=np.int64)
+        counted = np.zeros(len(ranks) + 1, dtype=position)
         np.cumsum(frequent, out=counted[1:])
         sizes = counted[indptr[1:]] - counted[indptr[:-1]]  # frequent items per basket
         del counted
         sizes[sizes < 2] = 0  # a basket with one frequent item has no pair to give
         frequent &= np.repeat(sizes > 0, np.diff(indptr))
-        key = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+        wide = np.int32 if len(sizes) * n_frequent < 2**31 else np.int64
+        key = np.repeat(np.arange(len(sizes), dtype=wide), sizes)
         key *= n_frequent
         key += ranks[frequent]
         del ranks, frequent
@@ -111,20 +115,38 @@ class _Baskets:
         # timsort ("stable") finds and merges those runs several times faster than quicksort.
         key.sort(kind="stable")
         np.remainder(key, n_frequent, out=key)
-        self.ranks = key.astype(np.int32)
+        self.ranks = key.astype(np.int32, copy=False)
         del key
-        position = np.int32 if len(self.ranks) < 2**31 else np.int64
         ends = np.cumsum(sizes).astype(position)
         self.rest = np.repeat(ends, sizes)
         self.rest -= np.arange(1, len(self.rest) + 1, dtype=position)
-        # A stable sort of 16-bit keys is a radix sort in numpy.
-        narrow = self.ranks.astype(np.int16) if n_frequent <= 1 << 15 else self.ranks
-        self.by_rank = np.argsort(narrow, kind="stable")
-        del narrow
         self.starts = np.zeros(n_frequent + 1, dtype=np.int64)
         np.cumsum(np.bincount(self.ranks, minlength=n_frequent), out=self.starts[1:])
+        self.by_rank = _grouped(self.ranks, self.starts, position)
         # Pairs delivered by the single items of each rank: the work of level 2.
-        self.work = np.bincount(self.ranks, weights=self.rest, minlength=n_frequent)
+        self.work = np.zeros(n_frequent)
+        for start in range(0, len(self.ranks), 1 << 16):  # bincount makes 64-bit copies
+            part = slice(start, start + (1 << 16))
+            self.work += np.bincount(self.ranks[part], self.rest[part], minlength=n_frequent)
+
+
+def _grouped(ranks: NDArray[np.int32], starts: NDArray[np.int64], position: type) -> NDArray:
+    """The positions of ``ranks`` grouped by rank, each group in ascending order (a stable
+    argsort), as ``position`` integers: placed a chunk at a time, as numpy's argsort makes
+    64-bit indices for all of them at once."""
+    grouped = np.empty(len(ranks), dtype=position)
+    seen = starts[:-1].copy()  # where the next position of each rank goes
+    # A stable sort of 16-bit keys is a radix sort in numpy.
+    narrow = np.int16 if len(starts) <= 1 << 15 else np.int32
+    for start in range(0, len(ranks), 1 << 16):
+        chunk = ranks[start : start + (1 << 16)].astype(narrow)
+        order = np.argsort(chunk, kind="stable")
+        counts = np.bincount(chunk, minlength=len(seen))
+        sorted_ranks = chunk[order]
+        within = np.arange(len(order)) - (np.cumsum(counts) - counts)[sorted_ranks]
+        grouped[seen[sorted_ranks] + within] = order + start
+        seen += counts
+    return grouped
 
 
 class _Collector:
@@ -210,7 +232,10 @@ def mine(
     """
     if min_count < 1:
         raise ValueError("min_count must be at least 1")
-    item_counts = np.bincount(np.asarray(indices, dtype=np.int64), minlength=n_items)
+    # bincount works on a 64-bit copy of its input: a chunk at a time, not all the baskets.
+    item_counts = np.zeros(n_items, dtype=np.int64)
+    for start in range(0, len(indices), 1 << 18):
+        item_counts += np.bincount(indices[start : start + (1 << 18)], minlength=n_items)
     frequent = np.flatnonzero(item_counts >= min_count)
     item_of_rank = frequent[np.argsort(item_counts[frequent], kind="stable")]
     n_frequent = len(item_of_rank)

@@ -255,25 +255,28 @@ def derive_rules(
         empty = np.zeros(0, dtype=np.int64)
         return RuleTable(empty, empty, np.zeros((len(RULE_METRICS), 0)))
 
-    column = {name: np.concatenate(pieces) for name, pieces in parts.items()}
-    del parts
-    support_ac, support_a, support_c = column["sac"], column["sa"], column["sc"]
-    confidence = column["conf"]
-    lift = confidence / support_c
-    leverage = support_ac - support_a * support_c
-    conviction = np.full(len(confidence), np.inf)
+    # The metrics are made in the block they are kept in (a rule table is the largest thing
+    # made here), each column from its pieces, which are dropped as they are used.
+    metrics = np.empty((len(RULE_METRICS), sum(map(len, parts["sac"]))))
+    support_a, support_c, support_ac, confidence, lift, leverage, conviction = metrics
+    for name, row in (("sa", support_a), ("sc", support_c), ("sac", support_ac)):
+        np.concatenate(parts.pop(name), out=row)
+    np.concatenate(parts.pop("conf"), out=confidence)
+    np.divide(confidence, support_c, out=lift)
+    np.multiply(support_a, support_c, out=leverage)
+    np.subtract(support_ac, leverage, out=leverage)
     below = confidence < 1.0
-    conviction[below] = (1.0 - support_c[below]) / (1.0 - confidence[below])
+    np.divide(1.0 - support_c, 1.0 - confidence, out=conviction, where=below)
+    conviction[~below] = np.inf
     del below
     # Strongest first; full ties keep the order of generation (by length, split and itemset
     # id), which depends on the data only.
     order = np.lexsort((_descending(support_ac), _descending(confidence), _descending(lift)))
-    metrics = np.empty((len(RULE_METRICS), len(order)))
-    for row, values in enumerate(
-        (support_a, support_c, support_ac, confidence, lift, leverage, conviction)
-    ):
-        np.take(values, order, out=metrics[row])
-    return RuleTable(column["a"][order], column["c"][order], metrics)
+    for row in metrics:
+        row[:] = row[order]
+    antecedents = np.concatenate(parts.pop("a"))[order]
+    consequents = np.concatenate(parts.pop("c"))[order]
+    return RuleTable(antecedents, consequents, metrics)
 
 
 def mine(
