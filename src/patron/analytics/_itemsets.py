@@ -176,26 +176,27 @@ class _Collector:
 
 def _deliver(
     table_ids: NDArray, table_rest: NDArray, ids: NDArray, positions: NDArray, base: NDArray
-) -> tuple[NDArray[np.int64], NDArray[np.intp], NDArray[np.intp]]:
+) -> tuple[NDArray[np.int64], NDArray]:
     """Every candidate that the occurrences deliver, as its cell ``base[id] + table_ids[q]``
-    for each entry ``q`` after the occurrence in its group; with the entries ``q``, and how many
-    each occurrence delivered (zero-length ones dropped)."""
+    for each entry ``q`` after the occurrence in its group; and how many each occurrence
+    delivered (zero-length ones dropped)."""
     lengths = table_rest[positions]
     some = lengths > 0
     if not some.all():
         ids, positions, lengths = ids[some], positions[some], lengths[some]
     if len(lengths) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.intp), lengths
+        return np.zeros(0, dtype=np.int64), lengths
     # Occurrence j delivers positions[j] + 1, + 2, ... + lengths[j]: a running sum of ones
-    # that jumps where each run starts.
+    # that jumps where each run starts (32-bit: the tables are far below 2**31 entries).
     ends = np.cumsum(lengths, dtype=np.intp)
-    delivered = np.ones(int(ends[-1]), dtype=np.intp)
+    step = np.int32 if len(table_ids) < 2**31 else np.intp
+    delivered = np.ones(int(ends[-1]), dtype=step)
     delivered[0] = positions[0] + 1
     delivered[ends[:-1]] = positions[1:] - positions[:-1] - lengths[:-1] + 1
     np.cumsum(delivered, out=delivered)
     keys = np.repeat(base[ids], lengths)
     keys += table_ids[delivered]
-    return keys, delivered, lengths
+    return keys, lengths
 
 
 def _count(
@@ -307,7 +308,7 @@ def _mine_batch(
                 part_ids, part_positions = ids[inside], positions[inside]
             base = np.zeros(high_id + 1, dtype=np.int64)  # indexed by id
             base[low + low_id : high + low_id] = cells[low:high] - cells[low] - span[low:high] - 1
-            keys, delivered, lengths = _deliver(
+            keys, lengths = _deliver(
                 table_ids, table_rest, part_ids, part_positions, base
             )
             del part_ids, part_positions, base
@@ -325,12 +326,16 @@ def _mine_batch(
             # The kept entries, grouped by the occurrence that delivered them; each one's
             # rest is the number of kept entries after it in its group.
             kept = index >= 0
-            kept_before = np.cumsum(kept)
-            group_end = np.repeat(kept_before[np.cumsum(lengths) - 1], lengths)
-            rest = (group_end - kept_before)[kept]
-            pieces.append((index[kept] + n_found, rest, x - low_id, last_of[y]))
+            in_group = np.cumsum(kept, dtype=np.int32)[np.cumsum(lengths) - 1]
+            in_group[1:] -= in_group[:-1].copy()
+            index = index[kept]
+            del kept
+            index += n_found
+            rest = np.repeat(np.cumsum(in_group, dtype=np.int32), in_group)
+            rest -= np.arange(1, len(rest) + 1, dtype=np.int32)
+            pieces.append((index, rest, x - low_id, last_of[y]))
             n_found += len(frequent)
-            del delivered, index, kept, kept_before, group_end
+            del index, in_group
         if n_found == 0:
             return
         table_ids = np.concatenate([piece[0] for piece in pieces])
