@@ -308,9 +308,7 @@ def _mine_batch(
                 part_ids, part_positions = ids[inside], positions[inside]
             base = np.zeros(high_id + 1, dtype=np.int64)  # indexed by id
             base[low + low_id : high + low_id] = cells[low:high] - cells[low] - span[low:high] - 1
-            keys, lengths = _deliver(
-                table_ids, table_rest, part_ids, part_positions, base
-            )
+            keys, lengths = _deliver(table_ids, table_rest, part_ids, part_positions, base)
             del part_ids, part_positions, base
             n_cells = int(cells[high] - cells[low])
             frequent, counts, index = _count(keys, n_cells, min_count)
