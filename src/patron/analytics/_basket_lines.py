@@ -143,12 +143,9 @@ def _read_bytes(raw: bytes, sep: int) -> EncodedBaskets | None:
         width = max(width, int(lengths.max()) if len(lengths) else 0)
         del lengths
     words = max(1, -(-width // 8))
-    # Each block: its items' codes among its own distinct labels (ascending keys), each
-    # distinct label's padded words (its key) and length, and its lines' token and item counts.
+    # Each block: its items coded by the labels met so far, and its lines' token and item counts.
+    labels = _Labels(words)
     codes: list[NDArray[np.int32]] = []
-    keys: list[NDArray[np.uint64]] = []
-    hashes: list[NDArray[np.uint64]] = []
-    sizes: list[NDArray[np.int32]] = []
     tokens_per_line: list[NDArray[np.int64]] = []
     items_per_line: list[NDArray[np.int64]] = []
     for start, stop in blocks:
@@ -163,45 +160,12 @@ def _read_bytes(raw: bytes, sep: int) -> EncodedBaskets | None:
         padded = _padded(data[start:stop], begins, lengths, words * 8).view(np.uint64)
         if sys.byteorder == "little":  # first byte most significant: keys compare as bytes do
             padded.byteswap(inplace=True)
-        hashed = padded[:, 0].copy()
-        for word in range(1, words):
-            hashed *= _MIX
-            hashed ^= padded[:, word]
-        distinct, inverse = np.unique(hashed, return_inverse=True)
-        del hashed
-        inverse = inverse.astype(np.int32)
-        first = _first(inverse, len(distinct))
-        if words > 1 and not np.array_equal(padded, padded[first][inverse]):
+        coded = labels.code(padded, lengths)
+        if coded is None:
             return None  # two labels share a hash: leave it to the text path
-        codes.append(inverse)
-        keys.append(padded[first])
-        hashes.append(distinct)
-        sizes.append(lengths[first])
-        del padded, inverse, first, begins, lengths
-    # The distinct labels of the whole file: by hash (which, for one word, is the key).
-    everything = np.unique(np.concatenate(hashes)) if hashes else np.zeros(0, dtype=np.uint64)
-    label_key = np.zeros((len(everything), words), dtype=np.uint64)
-    label_size = np.zeros(len(everything), dtype=np.int32)
-    seen = np.zeros(len(everything), dtype=bool)
-    for block, distinct in enumerate(hashes):
-        where = np.searchsorted(everything, distinct)
-        new = ~seen[where]
-        label_key[where[new]], label_size[where[new]] = keys[block][new], sizes[block][new]
-        seen[where] = True
-        if words > 1 and not np.array_equal(label_key[where], keys[block]):
-            return None  # two labels of different blocks share a hash
-        hashes[block] = where  # the block's codes → the file's
-    del keys, sizes, seen
-    code_of = np.arange(len(everything), dtype=np.int32)
-    if words > 1:  # hashes are not in the labels' order: sort the keys, byte order
-        order = np.lexsort(label_key.T[::-1])
-        code_of[order] = np.arange(len(order), dtype=np.int32)
-        label_key, label_size = label_key[order], label_size[order]
-    items = [
-        row.astype(">u8").tobytes()[:size].decode("utf-8")
-        for row, size in zip(label_key, label_size.tolist(), strict=True)
-    ]
-    del label_key, label_size
+        codes.append(coded)
+        del padded, begins, lengths
+    code_of, items = labels.in_order()
     # A line of one empty token is blank (no basket); each block's baskets in turn.
     per_line = np.concatenate(tokens_per_line) if tokens_per_line else np.zeros(0, np.int64)
     with_items = np.concatenate(items_per_line) if items_per_line else np.zeros(0, np.int64)
@@ -218,10 +182,8 @@ def _read_bytes(raw: bytes, sep: int) -> EncodedBaskets | None:
         rows = np.repeat(
             np.cumsum(is_basket[lines]) - 1, with_items[lines]
         )  # the block's baskets, from 0
-        found = from_codes(
-            rows, code_of[hashes[block][codes[block]]], int(is_basket[lines].sum()), items
-        )
-        codes[block] = hashes[block] = np.zeros(0, dtype=np.int32)  # freed as we go
+        found = from_codes(rows, code_of[codes[block]], int(is_basket[lines].sum()), items)
+        codes[block] = np.zeros(0, dtype=np.int32)  # freed as we go
         done = int(indptr[basket])
         flat[done : done + len(found.indices)] = found.indices
         indptr[basket + 1 : basket + len(found) + 1] = found.indptr[1:] + done
@@ -229,11 +191,74 @@ def _read_bytes(raw: bytes, sep: int) -> EncodedBaskets | None:
     return EncodedBaskets(indptr, flat[: indptr[-1]], items)
 
 
-def _first(codes: NDArray[np.int32], n_codes: int) -> NDArray[np.int64]:
-    """Where each code first appears."""
-    first = np.empty(n_codes, dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
-    return first
+class _Labels:
+    """The distinct labels met so far, each with a provisional code (in the order they were
+    met), found by the hash of its padded words (for labels of one word, the words themselves).
+
+    ``known`` holds the hashes ascending and ``ids`` their codes; ``keys[c]`` and ``sizes[c]``
+    are label ``c``'s words and length. A block's items are looked up among the known labels
+    (a binary search), and only the ones not met yet are sorted: a file repeats its labels."""
+
+    def __init__(self, words: int) -> None:
+        self.words = words
+        self.known = np.zeros(0, dtype=np.uint64)
+        self.ids = np.zeros(0, dtype=np.int32)
+        self.keys = np.zeros((0, words), dtype=np.uint64)
+        self.sizes = np.zeros(0, dtype=np.int32)
+        self.n = 0
+
+    def code(self, padded: NDArray[np.uint64], lengths: NDArray) -> NDArray[np.int32] | None:
+        """The codes of the items ``padded`` (their words, a row each), new labels added;
+        ``None`` when two different labels share a hash."""
+        hashed = padded[:, 0].copy()
+        for word in range(1, self.words):
+            hashed *= _MIX
+            hashed ^= padded[:, word]
+        codes = np.empty(len(hashed), dtype=np.int32)
+        where = np.searchsorted(self.known, hashed)
+        np.minimum(where, max(len(self.known) - 1, 0), out=where)
+        hit = self.known[where] == hashed if len(self.known) else np.zeros(len(hashed), bool)
+        codes[hit] = self.ids[where[hit]]
+        miss = np.flatnonzero(~hit)
+        del where, hit
+        if len(miss):
+            new, first, inverse = np.unique(hashed[miss], return_index=True, return_inverse=True)
+            new_ids = np.arange(self.n, self.n + len(new), dtype=np.int32)
+            codes[miss] = new_ids[inverse]
+            self._grow(padded[miss[first]], lengths[miss[first]])
+            at = np.searchsorted(self.known, new)
+            self.known = np.insert(self.known, at, new)
+            self.ids = np.insert(self.ids, at, new_ids)
+        if self.words > 1 and not np.array_equal(self.keys[codes], padded):
+            return None
+        return codes
+
+    def _grow(self, keys: NDArray[np.uint64], sizes: NDArray) -> None:
+        if self.n + len(keys) > len(self.sizes):  # double the room: a few copies in all
+            room = max(2 * len(self.sizes), self.n + len(keys), 1024)
+            grown = np.zeros((room, self.words), dtype=np.uint64)
+            grown[: self.n] = self.keys[: self.n]
+            self.keys = grown
+            self.sizes = np.concatenate((self.sizes[: self.n], np.zeros(room - self.n, np.int32)))
+        self.keys[self.n : self.n + len(keys)] = keys
+        self.sizes[self.n : self.n + len(keys)] = sizes
+        self.n += len(keys)
+
+    def in_order(self) -> tuple[NDArray[np.int32], list[str]]:
+        """For each provisional code the final one, labels in byte order (Python's order of
+        strings), and the labels decoded."""
+        keys, sizes = self.keys[: self.n], self.sizes[: self.n]
+        # One word: the hashes are the keys, ascending already; else sort the keys.
+        order = self.ids if self.words == 1 else np.lexsort(keys.T[::-1]).astype(np.int32)
+        code_of = np.empty(self.n, dtype=np.int32)
+        code_of[order] = np.arange(self.n, dtype=np.int32)
+        step = 8 * self.words
+        blob = keys[order].astype(">u8").tobytes()
+        items = [
+            blob[at : at + size].decode("utf-8")
+            for at, size in zip(range(0, step * self.n, step), sizes[order].tolist(), strict=True)
+        ]
+        return code_of, items
 
 
 def _padded(
