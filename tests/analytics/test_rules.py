@@ -15,7 +15,8 @@ from sklearn.base import clone
 
 from patron.analytics import _basket_lines, _itemsets
 from patron.analytics._baskets import encode_baskets
-from patron.analytics._io import read_basket_lines, write_table
+from patron.analytics._io import read_basket_lines, write_mined_csv, write_table
+from patron.analytics._rule_tables import mine
 from patron.analytics.rules import (
     RULE_COLUMNS,
     RULE_METRICS,
@@ -541,3 +542,28 @@ def test_parameters_follow_scikit_learn():
     with pytest.raises(ValueError, match="invalid parameter 'support'"):
         miner.set_params(support=0.1)
     assert clone(miner).get_params() == miner.get_params()
+
+
+@pytest.mark.parametrize("min_support", [0.01, 0.002])
+def test_mined_tables_written_as_the_frames_are(tmp_path, min_support):
+    """The command line writes the tables straight to CSV: the same bytes as pandas writing the
+    estimators' frames, labels with commas, quotes and accents included."""
+    path = dataset_path("groceries", "groceries.csv")
+    odd = {"whole milk": 'whole "milk"', "yogurt": "yog,urt", "rolls/buns": "brötchen"}
+    text = path.read_text(encoding="utf-8")
+    baskets = [[odd.get(item, item) for item in line.split(",")] for line in text.splitlines()]
+    lines = tmp_path / "baskets.txt"
+    lines.write_text("\n".join("\t".join(basket) for basket in baskets) + "\n", encoding="utf-8")
+    encoded = read_basket_lines(lines, "\t")
+    mined = mine(encoded, min_support, None, (0.0, None))
+    miner = AssociationRuleMiner(min_support=min_support).fit(encoded)
+    for rules, sets in ((True, ("antecedents", "consequents")), (False, ("itemset",))):
+        frame = miner.rules_ if rules else miner.itemsets_
+        tables = mined if rules else mine(encoded, min_support, None, None)
+        ours, theirs = tmp_path / "ours.csv", tmp_path / "theirs.csv"
+        write_mined_csv(tables, ours)
+        _pandas_csv(frame, theirs, sets)
+        assert ours.read_bytes() == theirs.read_bytes()
+    written = ours.read_text(encoding="utf-8")
+    assert '""whole \\""milk\\""""' in written  # JSON's escaped quote, doubled by CSV
+    assert "brötchen" in written
