@@ -8,7 +8,10 @@ order, the items that can extend the itemset in that basket are exactly the ones
 occurrence, so one pass over the occurrences of a level *delivers* every candidate of the next
 level with its basket: counting the pairs (itemset, item) gives the supports of all candidates at
 once, and the occurrences of the frequent ones are the pairs that survive (Uno, Kiyomi & Arimura,
-"LCM ver. 2", FIMI 2004, section 3, "occurrence deliver").
+"LCM ver. 2", FIMI 2004, section 3, "occurrence deliver"). From the third level on, an occurrence
+delivers only what survived of the delivery that made it (a conditional database): the
+candidates are an itemset and a later sibling, numbered densely and counted in a table
+(:func:`_mine_batch`).
 
 A level costs a few array operations over its delivered pairs, whatever the number of itemsets,
 so the Python overhead is per level and per batch, never per itemset. Memory stays bounded: the
