@@ -10,9 +10,13 @@ all see the same machine load:
   the file, mining, deriving every rule with its seven metrics into a DataFrame); and **Patron
   fit**, ``fit`` alone on the baskets read ahead (encoded, as mlxtend's one-hot table is built
   ahead): the like-for-like figure against mlxtend;
-* **mlxtend** ``fpgrowth`` + ``association_rules`` fed the usual boolean one-hot DataFrame, and
-  fed a sparse one (``pd.DataFrame.sparse.from_spmatrix``, bool); building those inputs from the
-  file is not timed (it is in their peak memory: it is what using mlxtend takes);
+* **mlxtend** ``fpgrowth`` + ``association_rules`` fed the usual boolean one-hot DataFrame
+  (``pd.DataFrame(te_ary, columns=te.columns_)`` as mlxtend's documentation builds it from
+  ``TransactionEncoder``'s array; pandas 3 copies the array into column-major storage), the same
+  array wrapped without a copy (row-major: ``fpgrowth`` reads rows, and is several times faster
+  on it; the stricter comparison), and a sparse one (``pd.DataFrame.sparse.from_spmatrix``,
+  bool); building those inputs from the file is not timed (holding them is in their peak
+  memory: it is what using mlxtend takes);
 * **pyfim** (Borgelt's C library): reading the file into lists in Python + ``fim.fpgrowth(...,
   target="r", mode="o")``, ``mode="o"`` counting a rule's support as mlxtend does (body and head).
 
@@ -26,8 +30,12 @@ columns; :data:`PYFIM_SCRIPT`), both timed from start to exit.
 
 Time is the best of up to :data:`REPEAT` runs (fewer when one run takes longer than
 :data:`LONG_RUN` seconds). Memory is the peak resident set size of the process (interpreter and
-libraries included): for a library call, the peak while it runs, counted from when its input is
-ready (so mlxtend's one-hot table counts, building it does not); for a whole process, its peak.
+libraries included), measured alike for every side: for a library call, the peak while it runs,
+counted from when its input is ready (Linux ``clear_refs`` then ``VmHWM``: mlxtend's one-hot
+table counts, building it does not; Patron's reading of the file counts); for a whole process,
+its peak (``ru_maxrss``), which for mlxtend (:data:`MLXTEND_SCRIPT`, run once) includes building
+the one-hot frame from the file as its documentation does, for Patron (:data:`PATRON_SCRIPT`)
+reading the file.
 """
 
 from __future__ import annotations
@@ -49,7 +57,7 @@ import numpy as np
 REPEAT = 3
 LONG_RUN = 10.0
 SUPPORTS = (0.01, 0.005, 0.002, 0.001)
-PEERS = ("patron", "patron-fit", "mlxtend", "mlxtend-sparse", "pyfim")
+PEERS = ("patron", "patron-fit", "mlxtend", "mlxtend-row-major", "mlxtend-sparse", "pyfim")
 
 TARGETS = {"one-hot": 40.0, "sparse": 8.0, "pyfim": 2.0, "process": 3.0, "memory": 10.0}
 """At least 40 and 8 times faster than mlxtend (one-hot, sparse), at most 2 times pyfim's time
@@ -80,6 +88,39 @@ with open(output, "w", encoding="utf-8", newline="") as out:
         writer.writerow([json.dumps(sorted(body)), json.dumps([head]), sa, sc, s, confidence,
                          confidence / sc, s - sa * sc, conviction])
 '''
+
+
+MLXTEND_SCRIPT = '''\
+"""Association rules with mlxtend, the usual way: lists, TransactionEncoder, a one-hot frame."""
+import sys
+import pandas as pd
+from mlxtend.frequent_patterns import association_rules, fpgrowth
+from mlxtend.preprocessing import TransactionEncoder
+
+path, sep, support = sys.argv[1], sys.argv[2], float(sys.argv[3])
+with open(path, encoding="utf-8", newline="") as handle:
+    baskets = [[i for i in t.split(sep) if i] for t in (x.rstrip("\\r\\n") for x in handle) if t]
+encoder = TransactionEncoder().fit(baskets)
+frame = pd.DataFrame(encoder.transform(baskets), columns=encoder.columns_)
+del baskets
+itemsets = fpgrowth(frame, min_support=support, use_colnames=True)
+rules = association_rules(itemsets, num_itemsets=len(frame), metric="confidence", min_threshold=0)
+print(len(itemsets), len(rules))
+'''
+
+PATRON_SCRIPT = '''\
+"""Association rules with Patron's library: read the basket file, fit."""
+import sys
+from pathlib import Path
+from patron.analytics._io import read_basket_lines
+from patron.analytics.rules import AssociationRuleMiner
+
+path, sep, support = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+miner = AssociationRuleMiner(min_support=support).fit(read_basket_lines(path, sep))
+print(len(miner.itemsets_), len(miner.rules_))
+'''
+"""The whole process, from the file to the rules, for the peak memory as a user's process has
+it: mlxtend's includes building its one-hot table the way its documentation does."""
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -197,25 +238,35 @@ def _patron(
 
 
 def _mlxtend(
-    path: Path, sep: str, support: float, sparse: bool
+    path: Path, sep: str, support: float, kind: str
 ) -> tuple[Callable[[], Any], Callable[..., Any]]:
+    """mlxtend fed a one-hot frame made as its documentation makes it (``kind`` "usual":
+    ``pd.DataFrame(te_ary, columns=te.columns_)``, which copies the array column by column in
+    pandas 3, so that ``fpgrowth`` reads its rows across columns), the same array wrapped
+    without a copy ("row-major", rows contiguous: several times faster for ``fpgrowth``), or a
+    sparse frame ("sparse", ``pd.DataFrame.sparse.from_spmatrix``)."""
     import pandas as pd
-    import scipy.sparse as sp
     from mlxtend.frequent_patterns import association_rules, fpgrowth
 
     from patron.analytics._io import read_basket_lines
 
     encoded = read_basket_lines(path, sep)  # the items, sorted, as TransactionEncoder has them
     shape = (len(encoded), encoded.n_items)
-    if sparse:
+    if kind == "sparse":
+        # Only here: mlxtend itself does not load scipy, and its 10 MiB would count against
+        # mlxtend's one-hot peak.
+        import scipy.sparse as sp
+
         ones = np.ones(len(encoded.indices), dtype=bool)
         matrix = sp.csr_matrix((ones, encoded.indices, encoded.indptr), shape=shape)
         frame = pd.DataFrame.sparse.from_spmatrix(matrix, columns=encoded.items)
     else:
         dense = np.zeros(shape, dtype=bool)
         rows = np.repeat(np.arange(shape[0]), np.diff(encoded.indptr))
-        dense[rows, encoded.indices] = True
-        frame = pd.DataFrame(dense, columns=encoded.items, copy=False)
+        dense[rows, encoded.indices] = True  # TransactionEncoder's te_ary
+        del rows
+        frame = pd.DataFrame(dense, columns=encoded.items, copy=kind == "usual")
+        del dense
     del encoded
 
     def job() -> Any:
@@ -279,8 +330,8 @@ def _child(peer: str, path: Path, sep: str, support: float) -> dict[str, Any]:
 
     if peer in ("patron", "patron-fit"):
         job, counts = _patron(path, sep, support, from_file=peer == "patron")
-    elif peer in ("mlxtend", "mlxtend-sparse"):
-        job, counts = _mlxtend(path, sep, support, sparse=peer == "mlxtend-sparse")
+    elif peer.startswith("mlxtend"):
+        job, counts = _mlxtend(path, sep, support, peer.partition("-")[2] or "usual")
     else:
         job, counts = _pyfim(path, sep, support)
     gc.collect()
@@ -320,23 +371,27 @@ def _in_child(peer: str, path: Path, sep: str, support: float) -> dict[str, Any]
 
 
 LAUNCHER = """\
-import json, os, subprocess, sys, time
-started = time.perf_counter()
-process = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
-_, status, usage = os.wait4(process.pid, 0)
-print(json.dumps({"seconds": time.perf_counter() - started, "code": os.waitstatus_to_exitcode(
-    status), "rss_kib": usage.ru_maxrss}))
+import json, os, subprocess, sys, tempfile, time
+with tempfile.TemporaryFile() as out:
+    started = time.perf_counter()
+    process = subprocess.Popen(sys.argv[1:], stdout=out)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    out.seek(0)
+    printed = out.read().decode(errors="replace").strip().splitlines()[-1:]
+print(json.dumps({"seconds": seconds, "code": os.waitstatus_to_exitcode(status),
+                  "rss_kib": usage.ru_maxrss, "printed": "".join(printed)}))
 """
 """Runs a command and reports its wall time and peak resident size (Linux: KiB). A process's
 peak counts its parent's size when forked, so the command is started from this small process,
 not from the benchmark, which holds the data."""
 
 
-def _process(command: list[str], output: Path) -> dict[str, Any]:
-    """Best wall time of ``REPEAT`` runs of ``command``, the largest peak RSS, and the number of
-    data lines it wrote."""
-    best, peak = math.inf, 0
-    for _ in range(REPEAT):
+def _process(command: list[str], output: Path | None, repeat: int = REPEAT) -> dict[str, Any]:
+    """Best wall time of ``repeat`` runs of ``command``, the largest peak RSS, and the number of
+    data lines it wrote to ``output`` (or the last line it printed)."""
+    best, peak, printed = math.inf, 0, ""
+    for _ in range(repeat):
         completed = subprocess.run(
             [sys.executable, "-c", LAUNCHER, *command],
             capture_output=True,
@@ -348,6 +403,9 @@ def _process(command: list[str], output: Path) -> dict[str, Any]:
             raise RuntimeError(f"{command[0]} failed:\n{completed.stderr}")
         best = min(best, result["seconds"])
         peak = max(peak, result["rss_kib"])
+        printed = result.get("printed", "")
+    if output is None:
+        return {"seconds": best, "rss_mib": peak / 1024, "printed": printed}
     with output.open(encoding="utf-8") as handle:
         lines = sum(1 for _ in handle) - 1
     return {"seconds": best, "rss_mib": peak / 1024, "lines": lines}
@@ -366,7 +424,7 @@ def _patron_command() -> list[str]:
 def _row(label: str, path: Path, support: float, folder: Path) -> dict[str, Any]:
     found = {peer: _in_child(peer, path, ",", support) for peer in PEERS}
     ours = found["patron"]
-    for peer in ("patron-fit", "mlxtend", "mlxtend-sparse"):
+    for peer in ("patron-fit", "mlxtend", "mlxtend-row-major", "mlxtend-sparse"):
         theirs = (found[peer]["itemsets"], found[peer]["rules"])
         if theirs != (ours["itemsets"], ours["rules"]):
             raise AssertionError(f"{label} at {support}: Patron {ours}, {peer} {found[peer]}")
@@ -387,6 +445,19 @@ def _row(label: str, path: Path, support: float, folder: Path) -> dict[str, Any]
     if (cli["lines"], scripted["lines"]) != (ours["rules"], ours["single"]):
         raise AssertionError(f"{label} at {support}: CSV rows {cli['lines']}, {scripted['lines']}")
 
+    # The whole process, file to rules, once each: peak memory as a user's process has it.
+    whole = {}
+    for name, text in (("mlxtend", MLXTEND_SCRIPT), ("patron", PATRON_SCRIPT)):
+        (folder / f"{name}_rules.py").write_text(text, encoding="utf-8")
+        whole[name] = _process(
+            [sys.executable, str(folder / f"{name}_rules.py"), str(path), ",", repr(support)],
+            None,
+            repeat=1,
+        )
+        counted = tuple(int(n) for n in whole[name]["printed"].split())
+        if counted != (ours["itemsets"], ours["rules"]):
+            raise AssertionError(f"{label} at {support}: {name} process found {counted}")
+
     seconds = {peer: found[peer]["seconds"] for peer in PEERS}
     return {
         "data": label,
@@ -397,10 +468,12 @@ def _row(label: str, path: Path, support: float, folder: Path) -> dict[str, Any]
         "Patron ms": 1000 * seconds["patron"],
         "Patron fit ms": 1000 * seconds["patron-fit"],
         "mlxtend one-hot ms": 1000 * seconds["mlxtend"],
+        "mlxtend row-major ms": 1000 * seconds["mlxtend-row-major"],
         "mlxtend sparse ms": 1000 * seconds["mlxtend-sparse"],
         "pyfim ms": 1000 * seconds["pyfim"],
         "vs one-hot": seconds["mlxtend"] / seconds["patron-fit"],
         "vs sparse": seconds["mlxtend-sparse"] / seconds["patron-fit"],
+        "vs row-major": seconds["mlxtend-row-major"] / seconds["patron-fit"],
         "vs one-hot, from file": seconds["mlxtend"] / seconds["patron"],
         "vs sparse, from file": seconds["mlxtend-sparse"] / seconds["patron"],
         "Patron / pyfim": seconds["patron"] / seconds["pyfim"],
@@ -414,6 +487,11 @@ def _row(label: str, path: Path, support: float, folder: Path) -> dict[str, Any]
         "memory ratio": found["mlxtend"]["rss_mib"] / ours["rss_mib"],
         "CLI MiB": cli["rss_mib"],
         "script MiB": scripted["rss_mib"],
+        "mlxtend process MiB": whole["mlxtend"]["rss_mib"],
+        "Patron process MiB": whole["patron"]["rss_mib"],
+        "process memory ratio": whole["mlxtend"]["rss_mib"] / whole["patron"]["rss_mib"],
+        "CLI memory ratio": whole["mlxtend"]["rss_mib"] / cli["rss_mib"],
+        "mlxtend process s": whole["mlxtend"]["seconds"],
         "runs": "/".join(str(found[peer]["runs"]) for peer in PEERS),
         "ready MiB": "/".join(f"{found[peer]['rss_ready_mib']:.0f}" for peer in PEERS),
         "load": os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan,
@@ -424,11 +502,14 @@ def _met(rows: list[dict[str, Any]]) -> list[str]:
     checks = [
         ("vs one-hot", "≥", TARGETS["one-hot"], "faster than mlxtend one-hot"),
         ("vs sparse", "≥", TARGETS["sparse"], "faster than mlxtend sparse"),
+        ("vs row-major", "≥", TARGETS["one-hot"], "faster than mlxtend on a row-major frame"),
         ("vs one-hot, from file", "≥", TARGETS["one-hot"], "same, Patron reading the file"),
         ("vs sparse, from file", "≥", TARGETS["sparse"], "same, Patron reading the file"),
         ("Patron / pyfim", "≤", TARGETS["pyfim"], "library call against pyfim"),
         ("CLI / script", "≤", TARGETS["process"], "whole process against the pyfim script"),
         ("memory ratio", "≥", TARGETS["memory"], "mlxtend one-hot peak memory over Patron's"),
+        ("process memory ratio", "≥", TARGETS["memory"], "same, whole processes, file to rules"),
+        ("CLI memory ratio", "≥", TARGETS["memory"], "same, mlxtend's process over the CLI's"),
     ]
     notes = []
     for column, sense, target, meaning in checks:
@@ -481,10 +562,12 @@ def run() -> dict[str, Any]:
             "Patron ms",
             "Patron fit ms",
             "mlxtend one-hot ms",
+            "mlxtend row-major ms",
             "mlxtend sparse ms",
             "pyfim ms",
             "vs one-hot",
             "vs sparse",
+            "vs row-major",
             "vs one-hot, from file",
             "vs sparse, from file",
             "Patron / pyfim",
@@ -498,6 +581,11 @@ def run() -> dict[str, Any]:
             "memory ratio",
             "CLI MiB",
             "script MiB",
+            "mlxtend process MiB",
+            "Patron process MiB",
+            "process memory ratio",
+            "CLI memory ratio",
+            "mlxtend process s",
             "load",
         ],
         "rows": rows,

@@ -15,7 +15,8 @@ from sklearn.base import clone
 
 from patron.analytics import _basket_lines, _itemsets
 from patron.analytics._baskets import encode_baskets
-from patron.analytics._io import read_basket_lines, write_table
+from patron.analytics._io import read_basket_lines, write_mined_csv, write_table
+from patron.analytics._rule_tables import mine
 from patron.analytics.rules import (
     RULE_COLUMNS,
     RULE_METRICS,
@@ -428,8 +429,12 @@ def _python_reader(path, sep):
     ],
 )
 @pytest.mark.parametrize("bytes_path_from", [0, 1 << 40])  # the bytes path, the text path
-def test_basket_files_read_as_python_would(tmp_path, monkeypatch, text, sep, bytes_path_from):
+@pytest.mark.parametrize("block", [1 << 20, 1, 5])  # the bytes path in one block, or in many
+def test_basket_files_read_as_python_would(
+    tmp_path, monkeypatch, text, sep, bytes_path_from, block
+):
     monkeypatch.setattr(_basket_lines, "_BYTES_PATH_FROM", bytes_path_from)
+    monkeypatch.setattr(_basket_lines, "_BLOCK_BYTES", block)
     path = tmp_path / "baskets.txt"
     path.write_bytes(text.encode("utf-8"))
     baskets = read_basket_lines(path, sep)
@@ -437,8 +442,10 @@ def test_basket_files_read_as_python_would(tmp_path, monkeypatch, text, sep, byt
     assert baskets.items == sorted(baskets.items)
 
 
-def test_basket_file_labels_longer_than_a_word_and_hash_collisions(tmp_path, monkeypatch):
+@pytest.mark.parametrize("block", [1 << 20, 1])  # collisions inside a block, across blocks
+def test_basket_file_labels_longer_than_a_word_and_hash_collisions(tmp_path, monkeypatch, block):
     monkeypatch.setattr(_basket_lines, "_BYTES_PATH_FROM", 0)
+    monkeypatch.setattr(_basket_lines, "_BLOCK_BYTES", block)
     path = tmp_path / "baskets.txt"
     # Two-word labels that differ in the first word only: with no mixing, their hashes collide.
     path.write_text("aaaaaaaa12345678,bbbbbbbb12345678\nbbbbbbbb12345678,c_12345678\n")
@@ -447,6 +454,10 @@ def test_basket_file_labels_longer_than_a_word_and_hash_collisions(tmp_path, mon
     monkeypatch.setattr(_basket_lines, "_MIX", np.uint64(0))
     assert _basket_lines._read_bytes(path.read_bytes(), ord(",")) is None  # collision seen
     assert [list(b) for b in read_basket_lines(path, ",")] == expected
+    apart = tmp_path / "apart.txt"  # the colliding labels on lines of their own
+    apart.write_text("aaaaaaaa12345678\nc_12345678\nbbbbbbbb12345678\n")
+    assert _basket_lines._read_bytes(apart.read_bytes(), ord(",")) is None
+    assert [list(b) for b in read_basket_lines(apart, ",")] == _python_reader(apart, ",")
 
 
 @pytest.mark.parametrize("bytes_path_from", [0, 1 << 40])
@@ -531,3 +542,28 @@ def test_parameters_follow_scikit_learn():
     with pytest.raises(ValueError, match="invalid parameter 'support'"):
         miner.set_params(support=0.1)
     assert clone(miner).get_params() == miner.get_params()
+
+
+@pytest.mark.parametrize("min_support", [0.01, 0.002])
+def test_mined_tables_written_as_the_frames_are(tmp_path, min_support):
+    """The command line writes the tables straight to CSV: the same bytes as pandas writing the
+    estimators' frames, labels with commas, quotes and accents included."""
+    path = dataset_path("groceries", "groceries.csv")
+    odd = {"whole milk": 'whole "milk"', "yogurt": "yog,urt", "rolls/buns": "brötchen"}
+    text = path.read_text(encoding="utf-8")
+    baskets = [[odd.get(item, item) for item in line.split(",")] for line in text.splitlines()]
+    lines = tmp_path / "baskets.txt"
+    lines.write_text("\n".join("\t".join(basket) for basket in baskets) + "\n", encoding="utf-8")
+    encoded = read_basket_lines(lines, "\t")
+    mined = mine(encoded, min_support, None, (0.0, None))
+    miner = AssociationRuleMiner(min_support=min_support).fit(encoded)
+    for rules, sets in ((True, ("antecedents", "consequents")), (False, ("itemset",))):
+        frame = miner.rules_ if rules else miner.itemsets_
+        tables = mined if rules else mine(encoded, min_support, None, None)
+        ours, theirs = tmp_path / "ours.csv", tmp_path / "theirs.csv"
+        write_mined_csv(tables, ours)
+        _pandas_csv(frame, theirs, sets)
+        assert ours.read_bytes() == theirs.read_bytes()
+    written = ours.read_text(encoding="utf-8")
+    assert '""whole \\""milk\\""""' in written  # JSON's escaped quote, doubled by CSV
+    assert "brötchen" in written

@@ -4,10 +4,12 @@ A file of a megabyte or more, with a one-byte separator (``,``, a space) and no 
 makes a Python string per item: its bytes are cut at the separators and line breaks with numpy,
 each item is padded to the longest and read as big-endian 64-bit words, so that comparing words
 compares the UTF-8 bytes, which is comparing the labels code point by code point, as Python
-sorts strings. Equal items are found by sorting the words a chunk at a time (an item longer than
-8 bytes is hashed to one word first, and checked, so a collision cannot merge two labels); only
-the distinct labels are decoded. Other files, and smaller ones (faster so), go through
-``str.split`` and one hash table over the Python strings.
+sorts strings. The file is read in blocks of whole lines (:data:`_BLOCK_BYTES`): each block's
+distinct items are found by sorting its words (an item longer than 8 bytes is hashed to one word
+first, and checked, so a collision cannot merge two labels), then the blocks' distinct items are
+merged and each block's baskets written out, so that the memory beyond the result is a few
+blocks' worth; only the distinct labels are decoded. Other files, and smaller ones (faster so),
+go through ``str.split`` and one hash table over the Python strings.
 
 Lines end at ``\\n``, ``\\r`` or ``\\r\\n``, as Python's universal newlines have it.
 """
@@ -15,18 +17,22 @@ Lines end at ``\\n``, ``\\r`` or ``\\r\\n``, as Python's universal newlines have
 from __future__ import annotations
 
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from patron.analytics._baskets import EncodedBaskets, factorize, from_codes
+from patron.analytics._baskets import EncodedBaskets, factorize_text, from_codes
 
 _PADDED_BYTES_LIMIT = 1 << 26
 """Above this many bytes of padded items, the text path is used instead."""
 
 _BYTES_PATH_FROM = 1 << 20
 """Files from this size (bytes) take the bytes path; smaller ones are read faster as text."""
+
+_BLOCK_BYTES = 1 << 18
+"""The bytes path reads about this many bytes of whole lines at a time."""
 
 _AT_ONCE = 1 << 14
 """Items padded or coded at a time (a few megabytes of indices)."""
@@ -69,9 +75,9 @@ def _baskets(
 def _read_text(text: str, sep: str) -> EncodedBaskets:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     # Each line break becomes a token of its own, which no item can equal.
-    tokens = np.array(text.replace("\n", f"{sep}\n{sep}").split(sep), dtype=object)
+    tokens = text.replace("\n", f"{sep}\n{sep}").split(sep)
     del text
-    codes, labels = factorize(tokens)
+    codes, labels = factorize_text(tokens)
     del tokens
     special = {label: code for code, label in enumerate(labels) if label in ("\n", "")}
     breaks = codes == special.get("\n", -2)
@@ -84,85 +90,175 @@ def _read_text(text: str, sep: str) -> EncodedBaskets:
     return _baskets(line_of_token, is_item[~breaks], new_code[codes[is_item]], items)
 
 
+class _Tokens:
+    """The tokens of a run of whole lines: token ``t`` is ``data[starts[t]:starts[t] +
+    lengths[t]]`` on line ``line[t]`` (counted from the run's first line, ``n_lines`` in all;
+    a run that ends with a line break has an empty last line, which is no basket)."""
+
+    def __init__(self, data: NDArray[np.uint8], sep: int) -> None:
+        is_break = data == ord("\n")
+        is_break |= data == ord("\r")
+        is_cut = data == sep
+        is_cut |= is_break
+        cuts = np.flatnonzero(is_cut).astype(np.int32)  # a block is far below 2 GiB
+        del is_cut
+        # Token t runs from just after cut t - 1 (or the start) to cut t (or the end).
+        self.line = np.zeros(len(cuts) + 1, dtype=np.int32)
+        np.cumsum(is_break[cuts], out=self.line[1:])
+        del is_break
+        self.n_lines = int(self.line[-1]) + 1
+        self.starts = np.zeros(len(cuts) + 1, dtype=np.int32)
+        self.starts[1:] = cuts
+        self.starts[1:] += 1
+        self.lengths = np.empty_like(self.starts)
+        self.lengths[:-1] = cuts
+        self.lengths[-1] = len(data)
+        self.lengths -= self.starts
+
+
+def _blocks(raw: bytes, size: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` ranges of whole lines, about ``size`` bytes each."""
+    bounds = [0]
+    while bounds[-1] < len(raw):
+        stop = bounds[-1] + size
+        if stop >= len(raw):
+            bounds.append(len(raw))
+            break
+        ends = [end for end in (raw.find(b"\n", stop), raw.find(b"\r", stop)) if end >= 0]
+        bounds.append(min(ends) + 1 if ends else len(raw))
+    return list(pairwise(bounds))
+
+
 def _read_bytes(raw: bytes, sep: int) -> EncodedBaskets | None:
+    """The baskets of ``raw``, a block of :data:`_BLOCK_BYTES` at a time, so that the memory
+    it takes beyond the file and the result is a few blocks' worth; ``None`` when the text path
+    must read it (labels too long to pad, or two labels sharing a hash)."""
     data = np.frombuffer(raw, dtype=np.uint8)
-    position = np.int32 if len(data) < 2**31 - 1 else np.int64  # halves the memory
-    is_break = data == ord("\n")
-    is_break |= data == ord("\r")
-    is_cut = data == sep
-    is_cut |= is_break
-    cuts = np.flatnonzero(is_cut).astype(position)
-    del is_cut
-    # Token t runs from just after cut t - 1 (or the start) to cut t (or the end).
-    line_of_token = np.zeros(len(cuts) + 1, dtype=position)
-    np.cumsum(is_break[cuts], out=line_of_token[1:])
-    del is_break
-    starts = np.zeros(len(cuts) + 1, dtype=position)
-    starts[1:] = cuts
-    starts[1:] += 1
-    lengths = np.empty_like(starts)
-    lengths[:-1] = cuts
-    lengths[-1] = len(data)
-    lengths -= starts
-    del cuts
-    is_item = lengths > 0
-    starts, lengths = starts[is_item], lengths[is_item]
-    width = int(lengths.max()) if len(lengths) else 0
+    blocks = _blocks(raw, _BLOCK_BYTES)
+    if any(stop - start >= 2**31 - 1 for start, stop in blocks):
+        return None  # a line of 2 GiB: positions in a block are 32-bit
+    width = 0  # the longest item, so that every block pads its items alike
+    for start, stop in blocks:
+        lengths = _Tokens(data[start:stop], sep).lengths
+        width = max(width, int(lengths.max()) if len(lengths) else 0)
+        del lengths
     words = max(1, -(-width // 8))
-    if len(lengths) * words * 8 > _PADDED_BYTES_LIMIT:
-        return None
-    keys = _padded(data, starts, lengths, words * 8).view(np.uint64)
-    del starts
-    if sys.byteorder == "little":  # first byte most significant: keys compare as bytes do
-        keys.byteswap(inplace=True)
-    if words == 1:  # the key is the label: ascending keys are labels in byte order
-        distinct, codes = _sorted_codes(keys.reshape(-1))
-        first = _first(codes, len(distinct))
-    else:
-        hashed = keys[:, 0].copy()
-        for word in range(1, words):
-            hashed *= _MIX
-            hashed ^= keys[:, word]
-        distinct, codes = _sorted_codes(hashed)
-        del hashed
-        first = _first(codes, len(distinct))
-        if not all(
-            np.array_equal(keys[start : start + _AT_ONCE], keys[first[part]])
-            for start, part in (
-                (s, codes[s : s + _AT_ONCE]) for s in range(0, len(codes), _AT_ONCE)
-            )
-        ):
+    # Each block: its items coded by the labels met so far, and its lines' token and item counts.
+    labels = _Labels(words)
+    codes: list[NDArray[np.int32]] = []
+    tokens_per_line: list[NDArray[np.int64]] = []
+    items_per_line: list[NDArray[np.int64]] = []
+    for start, stop in blocks:
+        tokens = _Tokens(data[start:stop], sep)
+        is_item = tokens.lengths > 0
+        tokens_per_line.append(np.bincount(tokens.line, minlength=tokens.n_lines))
+        items_per_line.append(np.bincount(tokens.line[is_item], minlength=tokens.n_lines))
+        begins, lengths = tokens.starts[is_item], tokens.lengths[is_item]
+        del tokens, is_item
+        if len(begins) * words * 8 > _PADDED_BYTES_LIMIT:
+            return None
+        padded = _padded(data[start:stop], begins, lengths, words * 8).view(np.uint64)
+        if sys.byteorder == "little":  # first byte most significant: keys compare as bytes do
+            padded.byteswap(inplace=True)
+        coded = labels.code(padded, lengths)
+        if coded is None:
             return None  # two labels share a hash: leave it to the text path
-        order = np.lexsort(keys[first].T[::-1])  # byte order of the labels
-        new_code = np.empty(len(order), dtype=np.int32)
-        new_code[order] = np.arange(len(order), dtype=np.int32)
-        codes = new_code[codes]
-        first = first[order]
-    items = [
-        keys[row].astype(">u8").tobytes()[:size].decode("utf-8")
-        for row, size in zip(first.tolist(), lengths[first].tolist(), strict=True)
-    ]
-    del keys, lengths
-    return _baskets(line_of_token, is_item, codes, items)
+        codes.append(coded)
+        del padded, begins, lengths
+    code_of, items = labels.in_order()
+    # A line of one empty token is blank (no basket); each block's baskets in turn.
+    per_line = np.concatenate(tokens_per_line) if tokens_per_line else np.zeros(0, np.int64)
+    with_items = np.concatenate(items_per_line) if items_per_line else np.zeros(0, np.int64)
+    is_basket = (per_line > 1) | (with_items > 0)
+    del per_line
+    n_baskets = int(is_basket.sum())
+    indptr = np.zeros(n_baskets + 1, dtype=np.int64)
+    flat = np.empty(int(with_items.sum()), dtype=np.int32)  # repeats dropped: fewer
+    line = basket = 0
+    for block in range(len(codes)):
+        n_lines = len(items_per_line[block])
+        lines = slice(line, line + n_lines)
+        line += n_lines
+        rows = np.repeat(
+            np.cumsum(is_basket[lines]) - 1, with_items[lines]
+        )  # the block's baskets, from 0
+        found = from_codes(rows, code_of[codes[block]], int(is_basket[lines].sum()), items)
+        codes[block] = np.zeros(0, dtype=np.int32)  # freed as we go
+        done = int(indptr[basket])
+        flat[done : done + len(found.indices)] = found.indices
+        indptr[basket + 1 : basket + len(found) + 1] = found.indptr[1:] + done
+        basket += len(found)
+    return EncodedBaskets(indptr, flat[: indptr[-1]], items)
 
 
-def _sorted_codes(keys: NDArray[np.uint64]) -> tuple[NDArray[np.uint64], NDArray[np.int32]]:
-    """The distinct keys, ascending, and each key's index among them; a chunk at a time, which
-    takes a few megabytes where one hash table or sort over all the keys takes tens."""
-    pieces = [(np.zeros(0, dtype=keys.dtype), np.zeros(0, dtype=np.int32))]
-    for start in range(0, len(keys), _AT_ONCE):
-        distinct, inverse = np.unique(keys[start : start + _AT_ONCE], return_inverse=True)
-        pieces.append((distinct, inverse.astype(np.int32)))
-    everything = np.unique(np.concatenate([distinct for distinct, _ in pieces]))
-    codes = [np.searchsorted(everything, distinct).astype(np.int32)[i] for distinct, i in pieces]
-    return everything, np.concatenate(codes)
+class _Labels:
+    """The distinct labels met so far, each with a provisional code (in the order they were
+    met), found by the hash of its padded words (for labels of one word, the words themselves).
 
+    ``known`` holds the hashes ascending and ``ids`` their codes; ``keys[c]`` and ``sizes[c]``
+    are label ``c``'s words and length. A block's items are looked up among the known labels
+    (a binary search), and only the ones not met yet are sorted: a file repeats its labels."""
 
-def _first(codes: NDArray[np.int32], n_codes: int) -> NDArray[np.int64]:
-    """Where each code first appears."""
-    first = np.empty(n_codes, dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
-    return first
+    def __init__(self, words: int) -> None:
+        self.words = words
+        self.known = np.zeros(0, dtype=np.uint64)
+        self.ids = np.zeros(0, dtype=np.int32)
+        self.keys = np.zeros((0, words), dtype=np.uint64)
+        self.sizes = np.zeros(0, dtype=np.int32)
+        self.n = 0
+
+    def code(self, padded: NDArray[np.uint64], lengths: NDArray) -> NDArray[np.int32] | None:
+        """The codes of the items ``padded`` (their words, a row each), new labels added;
+        ``None`` when two different labels share a hash."""
+        hashed = padded[:, 0].copy()
+        for word in range(1, self.words):
+            hashed *= _MIX
+            hashed ^= padded[:, word]
+        codes = np.empty(len(hashed), dtype=np.int32)
+        where = np.searchsorted(self.known, hashed)
+        np.minimum(where, max(len(self.known) - 1, 0), out=where)
+        hit = self.known[where] == hashed if len(self.known) else np.zeros(len(hashed), bool)
+        codes[hit] = self.ids[where[hit]]
+        miss = np.flatnonzero(~hit)
+        del where, hit
+        if len(miss):
+            new, first, inverse = np.unique(hashed[miss], return_index=True, return_inverse=True)
+            new_ids = np.arange(self.n, self.n + len(new), dtype=np.int32)
+            codes[miss] = new_ids[inverse]
+            self._grow(padded[miss[first]], lengths[miss[first]])
+            at = np.searchsorted(self.known, new)
+            self.known = np.insert(self.known, at, new)
+            self.ids = np.insert(self.ids, at, new_ids)
+        if self.words > 1 and not np.array_equal(self.keys[codes], padded):
+            return None
+        return codes
+
+    def _grow(self, keys: NDArray[np.uint64], sizes: NDArray) -> None:
+        if self.n + len(keys) > len(self.sizes):  # double the room: a few copies in all
+            room = max(2 * len(self.sizes), self.n + len(keys), 1024)
+            grown = np.zeros((room, self.words), dtype=np.uint64)
+            grown[: self.n] = self.keys[: self.n]
+            self.keys = grown
+            self.sizes = np.concatenate((self.sizes[: self.n], np.zeros(room - self.n, np.int32)))
+        self.keys[self.n : self.n + len(keys)] = keys
+        self.sizes[self.n : self.n + len(keys)] = sizes
+        self.n += len(keys)
+
+    def in_order(self) -> tuple[NDArray[np.int32], list[str]]:
+        """For each provisional code the final one, labels in byte order (Python's order of
+        strings), and the labels decoded."""
+        keys, sizes = self.keys[: self.n], self.sizes[: self.n]
+        # One word: the hashes are the keys, ascending already; else sort the keys.
+        order = self.ids if self.words == 1 else np.lexsort(keys.T[::-1]).astype(np.int32)
+        code_of = np.empty(self.n, dtype=np.int32)
+        code_of[order] = np.arange(self.n, dtype=np.int32)
+        step = 8 * self.words
+        blob = keys[order].astype(">u8").tobytes()
+        items = [
+            blob[at : at + size].decode("utf-8")
+            for at, size in zip(range(0, step * self.n, step), sizes[order].tolist(), strict=True)
+        ]
+        return code_of, items
 
 
 def _padded(

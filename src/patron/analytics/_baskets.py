@@ -1,7 +1,7 @@
 """Baskets in any of the accepted shapes → one encoded basket table and its item labels.
 
-scipy is imported only for a scipy matrix given as input (it is loaded already then), so the
-command line's start-up does not pay for it.
+pandas and scipy are imported only for inputs of theirs (they are loaded already then) or for
+labels other than text, so that the command line reading a basket file pays for neither.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
+    import pandas as pd
     import scipy.sparse as sp
 
 
@@ -66,9 +66,25 @@ Baskets: TypeAlias = (
 """The shapes :func:`encode_baskets` accepts."""
 
 
+def factorize_text(values: list[str]) -> tuple[NDArray[np.int64], list[str]]:
+    """Codes and labels of strings, labels sorted (so codes follow the labels' order), with one
+    hash table over the strings and a sort of the distinct ones: no pandas."""
+    first: dict[str, int] = {}
+    codes = np.fromiter(
+        (first.setdefault(value, len(first)) for value in values), dtype=np.int64, count=len(values)
+    )
+    labels = list(first)
+    order = sorted(range(len(labels)), key=labels.__getitem__)
+    new_code = np.empty(len(labels), dtype=np.int64)
+    new_code[order] = np.arange(len(labels))
+    return new_code[codes], [labels[i] for i in order]
+
+
 def factorize(values: Any) -> tuple[NDArray[np.int64], list[Hashable]]:
     """Codes and labels, labels sorted when they can be (so codes follow the labels' order);
     a missing value (None, NaN) gets the code ``-1``."""
+    import pandas as pd
+
     try:
         codes, uniques = pd.factorize(values, sort=True)
     except TypeError:  # labels of mixed types that cannot be compared
@@ -93,7 +109,7 @@ def from_codes(
     key = rows.astype(np.int64)
     key *= n_items
     key += codes
-    key.sort()
+    key.sort(kind="stable")  # timsort: the pairs mostly come basket by basket, nearly sorted
     if len(key) > 1:
         new = key[1:] != key[:-1]
         if not new.all():
@@ -105,6 +121,8 @@ def from_codes(
 
 
 def _from_long(frame: pd.DataFrame, order_col: Hashable, item_col: Hashable) -> EncodedBaskets:
+    import pandas as pd
+
     for column in (order_col, item_col):
         if column not in frame.columns:
             raise ValueError(f"the baskets have no column {column!r}")
@@ -118,6 +136,8 @@ def _from_long(frame: pd.DataFrame, order_col: Hashable, item_col: Hashable) -> 
 
 
 def _from_one_hot(frame: pd.DataFrame) -> EncodedBaskets:
+    import pandas as pd
+
     items = list(frame.columns)
     if frame.shape[1] and all(isinstance(d, pd.SparseDtype) for d in frame.dtypes):
         coo = frame.sparse.to_coo()
@@ -137,6 +157,8 @@ def _from_sparse(matrix: Any) -> EncodedBaskets:
 
 
 def _is_one_hot(frame: pd.DataFrame) -> bool:
+    import pandas as pd
+
     def boolean(dtype: Any) -> bool:
         if isinstance(dtype, pd.SparseDtype):
             dtype = dtype.subtype
@@ -187,7 +209,8 @@ def encode_baskets(
     """
     if isinstance(baskets, EncodedBaskets):
         return baskets
-    if isinstance(baskets, pd.DataFrame):
+    pandas = sys.modules.get("pandas")  # a DataFrame means pandas is loaded
+    if pandas is not None and isinstance(baskets, pandas.DataFrame):
         if order_col is not None or item_col is not None:
             if order_col is None or item_col is None:
                 raise ValueError("give both order_col and item_col, or neither")

@@ -1,21 +1,30 @@
-"""Reading baskets and transactions from files, writing result tables (CSV, JSON Lines, Parquet)."""
+"""Reading baskets and transactions from files, writing result tables (CSV, JSON Lines, Parquet).
+
+pandas is imported by the functions that take or make a DataFrame, not by this module: reading a
+basket file and writing mined itemsets or rules to CSV (:func:`write_mined_csv`) run without it.
+"""
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
-from collections.abc import Callable, Hashable, Iterable
+import sys
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from patron.analytics import _basket_lines
 from patron.analytics._baskets import EncodedBaskets
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from patron.analytics._rule_tables import Mined
 
 TABLE_FORMATS = (".csv", ".jsonl", ".parquet")
 
@@ -48,6 +57,8 @@ def read_basket_lines(path: Path, sep: str = ",") -> EncodedBaskets:
 
 def read_basket_long(path: Path, sep: str = ",") -> pd.DataFrame:
     """A table of (order, item) rows: CSV with a header (or Parquet); every value read as text."""
+    import pandas as pd
+
     if path.suffix.lower() == ".parquet":
         return pd.read_parquet(path).astype(object)
     frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_filter=False)
@@ -56,6 +67,8 @@ def read_basket_long(path: Path, sep: str = ",") -> pd.DataFrame:
 
 def read_table(path: Path) -> pd.DataFrame:
     """A CSV, JSON Lines or Parquet file, by extension."""
+    import pandas as pd
+
     suffix = table_format(path)
     if suffix == ".parquet":
         return pd.read_parquet(path)
@@ -76,7 +89,8 @@ def json_value(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, pd.Timestamp):
+    pandas = sys.modules.get("pandas")  # a Timestamp means pandas is loaded
+    if pandas is not None and isinstance(value, pandas.Timestamp):
         return value.isoformat()
     return value
 
@@ -84,6 +98,8 @@ def json_value(value: Any) -> Any:
 def _once_per_object(values: Iterable[Any], convert: Callable[[Any], Any]) -> list[Any]:
     """``convert(value)`` for each value, computed once per distinct object: a rule table holds
     one frozenset object per itemset, however many rules share it."""
+    import pandas as pd
+
     objects = np.fromiter(values, dtype=object)
     # The objects are alive (in ``objects``) until the end, so their ids are not reused.
     codes, _ = pd.factorize(np.fromiter(map(id, objects), dtype=np.int64, count=len(objects)))
@@ -93,8 +109,19 @@ def _once_per_object(values: Iterable[Any], convert: Callable[[Any], Any]) -> li
     return converted[codes].tolist()
 
 
-def _csv_text(items: Any) -> str:
+def _json_text(items: Any) -> str:
     return json.dumps(_items(items), ensure_ascii=False)
+
+
+def _csv_text(items: Any) -> str:
+    return _csv_field(_json_text(items))
+
+
+def _csv_field(text: str) -> str:
+    """``text`` as Python's ``csv`` module writes a field (minimal quoting, ``"`` doubled)."""
+    if any(mark in text for mark in (",", '"', "\r", "\n")):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def _float_texts(numbers: NDArray[np.float64]) -> list[str]:
@@ -108,18 +135,30 @@ def _float_texts(numbers: NDArray[np.float64]) -> list[str]:
     return texts[inverse.reshape(-1)].tolist()
 
 
+def _write_rows(path: Path, header: Sequence[str], columns: list[list[str]]) -> None:
+    """Columns of CSV fields (quoted already) as rows, a header first: one join per row, which
+    is what ``csv.writer`` does, without its per-field checks."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(",".join(_csv_field(name) for name in header) + os.linesep)
+        rows = map(",".join, zip(*columns, strict=True))
+        while chunk := list(islice(rows, 1 << 16)):  # a few megabytes of text at a time
+            handle.write(os.linesep.join(chunk) + os.linesep)
+
+
 def _write_csv(frame: pd.DataFrame, path: Path, set_columns: tuple[Hashable, ...]) -> None:
     """As ``frame.to_csv(path, index=False)`` writes it, which is Python's ``csv`` module over
     the values (floats by ``repr``, a missing one empty), only faster for numeric columns."""
+    import pandas as pd
+
     plain = frame.columns.is_unique and frame.shape[1] > 0
     plain = plain and not isinstance(frame.columns, pd.MultiIndex)
-    columns: list[list[Any]] = []
+    columns: list[list[str]] = []
     for name in frame.columns if plain else ():
         values = frame[name]
         if name in set_columns:
             columns.append(_once_per_object(values, _csv_text))
         elif isinstance(values.dtype, np.dtype) and values.dtype.kind in "iub":
-            columns.append(values.to_numpy().tolist())
+            columns.append(list(map(str, values.to_numpy().tolist())))
         elif values.dtype == np.float64:
             columns.append(_float_texts(values.to_numpy()))
         else:
@@ -128,13 +167,32 @@ def _write_csv(frame: pd.DataFrame, path: Path, set_columns: tuple[Hashable, ...
     if not plain:  # text, dates, categories, odd headers: pandas knows how to write them
         frame = frame.copy()
         for column in set_columns:
-            frame[column] = _once_per_object(frame[column], _csv_text)
+            frame[column] = _once_per_object(frame[column], _json_text)
         frame.to_csv(path, index=False)
         return
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator=os.linesep)
-        writer.writerow([str(name) for name in frame.columns])
-        writer.writerows(zip(*columns, strict=True))
+    _write_rows(path, [str(name) for name in frame.columns], columns)
+
+
+def write_mined_csv(mined: Mined, path: Path) -> None:
+    """The rules of ``mined`` (or its itemsets, when it has no rules) to CSV, as
+    :func:`write_table` writes the estimators' DataFrames, without making them: each itemset's
+    text is made once, however many rules hold it."""
+    from patron.analytics._rule_tables import RULE_METRICS
+
+    texts = np.array(mined.itemsets.texts(_csv_field), dtype=object)
+    if mined.rules is None:
+        count = mined.itemsets.count
+        columns = [
+            texts.tolist(),
+            _float_texts(count / float(mined.n_baskets)),
+            list(map(str, count.tolist())),
+        ]
+        _write_rows(path, ["itemset", "support", "count"], columns)
+        return
+    rules = mined.rules
+    columns = [texts[rules.antecedents].tolist(), texts[rules.consequents].tolist()]
+    columns += [_float_texts(values) for values in rules.metrics]
+    _write_rows(path, ["antecedents", "consequents", *RULE_METRICS], columns)
 
 
 def write_table(frame: pd.DataFrame, path: Path, set_columns: tuple[Hashable, ...] = ()) -> None:
@@ -154,6 +212,8 @@ def write_table(frame: pd.DataFrame, path: Path, set_columns: tuple[Hashable, ..
                 record = dict(zip(columns, map(json_value, row), strict=True))
                 handle.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
         return
+    import pandas as pd
+
     out = frame.copy()
     for column in set_columns:
         out[column] = pd.Series(

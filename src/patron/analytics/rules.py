@@ -24,209 +24,62 @@ object, made once per itemset. The results equal mlxtend's ``fpgrowth`` + ``asso
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Hashable
-from typing import Any, Self
+from typing import Self
 
-import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
 from patron.analytics._baskets import Baskets, encode_baskets
 from patron.analytics._params import ParamsMixin
-from patron.analytics.engines import local
+from patron.analytics._rule_tables import (
+    RULE_METRICS,
+    ItemsetTable,
+    Mined,
+    RuleTable,
+    check_max_len,
+    check_thresholds,
+    min_support_count,
+    mine,
+)
+
+__all__ = [
+    "ITEMSET_COLUMNS",
+    "RULE_COLUMNS",
+    "RULE_METRICS",
+    "AssociationRuleMiner",
+    "FrequentItemsetMiner",
+    "itemset_frame",
+    "min_support_count",
+    "rule_frame",
+]
 
 ITEMSET_COLUMNS = ("itemset", "support", "count")
-RULE_METRICS = (
-    "antecedent_support",
-    "consequent_support",
-    "support",
-    "confidence",
-    "lift",
-    "leverage",
-    "conviction",
-)
 RULE_COLUMNS = ("antecedents", "consequents", *RULE_METRICS)
 
 
-def min_support_count(min_support: float | int, n_baskets: int) -> int:
-    """The smallest basket count that meets ``min_support``.
-
-    An integer (``>= 1``) is already a count. A float in ``(0, 1]`` is a fraction: the result is
-    the smallest ``c`` with ``c / n_baskets >= min_support`` evaluated in floating point (the
-    test that defines a frequent itemset). ``ceil(min_support * n_baskets)`` is not always it:
-    ``0.28 * 25`` is ``7.000000000000001``, yet 7 of 25 baskets have support 0.28.
-    """
-    if isinstance(min_support, bool) or not isinstance(min_support, numbers.Real):
-        raise TypeError(f"min_support must be a number, got {min_support!r}")
-    if isinstance(min_support, numbers.Integral):
-        if min_support < 1:
-            raise ValueError(f"min_support as a count must be at least 1, got {min_support}")
-        return int(min_support)
-    fraction = float(min_support)
-    if not 0.0 < fraction <= 1.0:
-        raise ValueError(f"min_support as a fraction must be in (0, 1], got {min_support}")
-    count = max(1, math.ceil(fraction * n_baskets))
-    while count > 1 and (count - 1) / n_baskets >= fraction:
-        count -= 1
-    while count / n_baskets < fraction:
-        count += 1
-    return count
-
-
-def _check_max_len(max_len: int | None) -> None:
-    if max_len is None:
-        return
-    if isinstance(max_len, bool) or not isinstance(max_len, numbers.Integral) or max_len < 1:
-        raise ValueError(f"max_len must be None or an integer >= 1, got {max_len!r}")
-
-
-class _Catalogue:
-    """The frequent itemsets in output order: shorter first, then higher support, then item order.
-
-    ``sets[r]`` and ``count[r]`` are the frozenset and basket count of output row ``r``;
-    ``row_of[k - 1][i]`` is the row of the itemset with id ``i`` among those of length ``k``.
-    """
-
-    def __init__(self, found: local.FrequentItemsets, items: list[Hashable]) -> None:
-        # Only the frequent items' labels are boxed, in item-code order (the labels' order);
-        # order_of_rank[r] is where the item of rank r sits among them.
-        code = found.item_of_rank
-        by_code = np.argsort(code)
-        order_of_rank = np.empty_like(by_code)
-        order_of_rank[by_code] = np.arange(len(by_code))
-        labels = _boxed([items[c] for c in code[by_code].tolist()])
-        sets: list[frozenset[Hashable]] = []
-        counts: list[NDArray[np.int64]] = []
-        self.row_of: list[NDArray[np.int64]] = []
-        for length, level in enumerate(found.levels, start=1):
-            codes = np.sort(order_of_rank[found.ranks(length)], axis=1)
-            order = np.lexsort((*codes.T[::-1], -level.count))
-            row = np.empty(len(order), dtype=np.int64)
-            row[order] = np.arange(len(sets), len(sets) + len(order))
-            self.row_of.append(row)
-            sets.extend(map(frozenset, labels[codes[order]].tolist()))
-            counts.append(level.count[order])
-        self.sets = np.empty(len(sets), dtype=object)
-        self.sets[:] = sets
-        self.count = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
-
-
-def _boxed(items: list[Hashable]) -> NDArray[np.object_]:
-    """An object array holding ``items`` as they are (a tuple stays one element)."""
-    boxed = np.empty(len(items), dtype=object)
-    if all(type(item) is str for item in items):
-        boxed[:] = items
-    else:
-        for position, item in enumerate(items):
-            boxed[position] = item
-    return boxed
-
-
-def _itemset_frame(catalogue: _Catalogue, n_baskets: int) -> pd.DataFrame:
+def itemset_frame(itemsets: ItemsetTable, n_baskets: int) -> pd.DataFrame:
+    """The itemsets as :attr:`FrequentItemsetMiner.itemsets_` has them."""
     return pd.DataFrame(
         {
-            "itemset": pd.Series(catalogue.sets, dtype=object),
-            "support": catalogue.count / float(n_baskets),
-            "count": catalogue.count,
+            "itemset": pd.Series(itemsets.sets(), dtype=object),
+            "support": itemsets.count / float(n_baskets),
+            "count": itemsets.count,
         }
     )
 
 
-def _subsets(found: local.FrequentItemsets, ranks: NDArray[np.int64]) -> list[NDArray[np.int64]]:
-    """For each bit mask over the columns of ``ranks`` (itemsets of one length, as rows of
-    ascending item ranks), the ids of the subsets the mask selects, every one of them frequent.
-
-    A subset is the one without its last column plus that column, so each mask costs a single
-    look-up."""
-    length = ranks.shape[1]
-    subsets: list[NDArray[np.int64]] = [np.zeros(0, dtype=np.int64)]
-    for mask in range(1, 2**length - 1):
-        top = mask.bit_length() - 1
-        rest = mask ^ (1 << top)
-        if rest == 0:
-            subsets.append(ranks[:, top])  # a single item's id is its rank
-        else:
-            subsets.append(found.find(mask.bit_count(), subsets[rest], ranks[:, top]))
-    return subsets
-
-
-def _descending(values: NDArray[np.float64]) -> NDArray[np.uint64]:
-    """Sort keys, ascending as ``values`` descend: the bit patterns of positive floats order as
-    the numbers do, and integers sort faster than floats."""
-    return ~values.view(np.uint64)
-
-
-def _rule_frame(
-    found: local.FrequentItemsets,
-    catalogue: _Catalogue,
-    n_baskets: int,
-    min_confidence: float,
-    min_lift: float | None,
-) -> pd.DataFrame:
-    """Every rule ``A → C`` with ``A + C`` frequent, ``A``, ``C`` non-empty and disjoint, that meets
-    the thresholds; the metrics as defined in the module docstring."""
-    n = float(n_baskets)
-    parts: dict[str, list[Any]] = {name: [] for name in ("a", "c", "sac", "sa", "sc", "conf")}
-    for length in range(2, len(found.levels) + 1):
-        count_ac = found.levels[length - 1].count
-        if len(count_ac) == 0:
-            continue
-        support_ac = count_ac / n
-        subsets = _subsets(found, found.ranks(length))
-        full = 2**length - 1
-        for mask in range(1, full):
-            left, right = mask.bit_count(), length - mask.bit_count()
-            antecedents, consequents = subsets[mask], subsets[full ^ mask]
-            support_a = found.levels[left - 1].count[antecedents] / n
-            support_c = found.levels[right - 1].count[consequents] / n
-            # mlxtend's expression (its null-value corrections are zero for complete data).
-            confidence = (support_ac * n) / (support_a * n)
-            keep = confidence >= min_confidence
-            if min_lift is not None:
-                keep &= confidence / support_c >= min_lift
-            support_both = support_ac
-            if not keep.all():
-                if not keep.any():
-                    continue
-                antecedents, consequents = antecedents[keep], consequents[keep]
-                support_a, support_c = support_a[keep], support_c[keep]
-                support_both, confidence = support_ac[keep], confidence[keep]
-            parts["a"].append(catalogue.row_of[left - 1][antecedents])
-            parts["c"].append(catalogue.row_of[right - 1][consequents])
-            parts["sac"].append(support_both)
-            parts["sa"].append(support_a)
-            parts["sc"].append(support_c)
-            parts["conf"].append(confidence)
-    if not parts["sac"]:
+def rule_frame(itemsets: ItemsetTable, rules: RuleTable) -> pd.DataFrame:
+    """The rules as :attr:`AssociationRuleMiner.rules_` has them; each side's frozenset is the
+    itemset table's own object, made once per itemset."""
+    if len(rules) == 0:
         empty = {name: pd.Series(dtype=object) for name in RULE_COLUMNS[:2]}
         empty |= {name: pd.Series(dtype=float) for name in RULE_METRICS}
         return pd.DataFrame(empty)
-
-    column = {name: np.concatenate(pieces) for name, pieces in parts.items()}
-    del parts
-    support_ac, support_a, support_c = column["sac"], column["sa"], column["sc"]
-    confidence = column["conf"]
-    lift = confidence / support_c
-    leverage = support_ac - support_a * support_c
-    conviction = np.full(len(confidence), np.inf)
-    below = confidence < 1.0
-    conviction[below] = (1.0 - support_c[below]) / (1.0 - confidence[below])
-    del below
-    # Strongest first; full ties keep the order of generation (by length, split and itemset
-    # id), which depends on the data only.
-    order = np.lexsort((_descending(support_ac), _descending(confidence), _descending(lift)))
-    # The metrics go straight into the one float block the frame keeps, in order.
-    metrics = np.empty((len(RULE_METRICS), len(order)))
-    for row, values in enumerate(
-        (support_a, support_c, support_ac, confidence, lift, leverage, conviction)
-    ):
-        np.take(values, order, out=metrics[row])
-    del support_ac, support_a, support_c, confidence, lift, leverage, conviction
-    frame = pd.DataFrame(metrics.T, columns=list(RULE_METRICS), copy=False)
-    frame.insert(0, "antecedents", pd.Series(catalogue.sets[column["a"][order]], dtype=object))
-    frame.insert(1, "consequents", pd.Series(catalogue.sets[column["c"][order]], dtype=object))
+    # The metrics go straight into the one float block the frame keeps.
+    frame = pd.DataFrame(rules.metrics.T, columns=list(RULE_METRICS), copy=False)
+    sets = itemsets.sets()
+    frame.insert(0, "antecedents", pd.Series(sets[rules.antecedents], dtype=object))
+    frame.insert(1, "consequents", pd.Series(sets[rules.consequents], dtype=object))
     return frame
 
 
@@ -258,20 +111,20 @@ class FrequentItemsetMiner(ParamsMixin):
         self.max_len = max_len
 
     def _mine(
-        self, baskets: Baskets, order_col: Hashable | None, item_col: Hashable | None
-    ) -> tuple[local.FrequentItemsets, _Catalogue]:
-        _check_max_len(self.max_len)
+        self,
+        baskets: Baskets,
+        order_col: Hashable | None,
+        item_col: Hashable | None,
+        thresholds: tuple[float, float | None] | None = None,
+    ) -> Mined:
+        check_max_len(self.max_len)
         encoded = encode_baskets(baskets, order_col=order_col, item_col=item_col)
-        n_baskets = len(encoded)
-        if n_baskets == 0:
-            raise ValueError("there are no baskets to mine")
-        self.min_count_ = min_support_count(self.min_support, n_baskets)
-        self.n_baskets_ = n_baskets
-        self.n_items_ = encoded.n_items
-        found = local.mine_itemsets(
-            encoded.indptr, encoded.indices, encoded.n_items, self.min_count_, self.max_len
-        )
-        return found, _Catalogue(found, encoded.items)
+        mined = mine(encoded, self.min_support, self.max_len, thresholds)
+        self.min_count_ = mined.min_count
+        self.n_baskets_ = mined.n_baskets
+        self.n_items_ = mined.n_items
+        self.itemsets_ = itemset_frame(mined.itemsets, mined.n_baskets)
+        return mined
 
     def fit(
         self,
@@ -283,8 +136,7 @@ class FrequentItemsetMiner(ParamsMixin):
         """Mine ``baskets``: a long DataFrame of (order, item) rows — ``order_col``/``item_col``,
         or its only two columns — a boolean one-hot DataFrame, a sparse basket-by-item matrix,
         or an iterable of item lists. Returns ``self``."""
-        _, catalogue = self._mine(baskets, order_col, item_col)
-        self.itemsets_ = _itemset_frame(catalogue, self.n_baskets_)
+        self._mine(baskets, order_col, item_col)
         return self
 
 
@@ -332,13 +184,8 @@ class AssociationRuleMiner(FrequentItemsetMiner):
     ) -> Self:
         """Mine the itemsets of ``baskets`` (shapes as for :class:`FrequentItemsetMiner`), then
         the rules. Returns ``self``."""
-        confidence = float(self.min_confidence)
-        if not 0.0 <= confidence <= 1.0:
-            raise ValueError(f"min_confidence must be in [0, 1], got {self.min_confidence}")
-        if self.min_lift is not None and not float(self.min_lift) >= 0.0:
-            raise ValueError(f"min_lift must be None or >= 0, got {self.min_lift}")
-        found, catalogue = self._mine(baskets, order_col, item_col)
-        self.itemsets_ = _itemset_frame(catalogue, self.n_baskets_)
-        min_lift = None if self.min_lift is None else float(self.min_lift)
-        self.rules_ = _rule_frame(found, catalogue, self.n_baskets_, confidence, min_lift)
+        thresholds = check_thresholds(self.min_confidence, self.min_lift)
+        mined = self._mine(baskets, order_col, item_col, thresholds)
+        assert mined.rules is not None
+        self.rules_ = rule_frame(mined.itemsets, mined.rules)
         return self

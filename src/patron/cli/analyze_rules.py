@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from rich.progress import Progress
     from rich.table import Table
+
+    from patron.analytics._rule_tables import Mined
 
 
 class BasketFormat(StrEnum):
@@ -162,29 +164,58 @@ def _load_baskets(baskets: Path | None, fmt: BasketFormat, sep: str) -> Any:
 
 
 def _mine(
-    miner: Any, baskets: Any, order_col: str | None, item_col: str | None, progress: Progress
-) -> None:
+    baskets: Any,
+    columns: tuple[str | None, str | None],
+    support: float | int,
+    max_len: int | None,
+    thresholds: tuple[float, float | None] | None,
+    progress: Progress,
+) -> Mined:
+    from patron.analytics._baskets import encode_baskets
+    from patron.analytics._rule_tables import mine
+
+    order_col, item_col = columns
     if (order_col is None) != (item_col is None):
         _fail("give both --order-col and --item-col, or neither", common.EXIT_USAGE)
-    columns = list(getattr(baskets, "columns", []))
-    if order_col is None and len(columns) > 2:
+    names = list(getattr(baskets, "columns", []))
+    if order_col is None and len(names) > 2:
         _fail(
-            f"the baskets have columns {columns}: name the order and item columns with "
+            f"the baskets have columns {names}: name the order and item columns with "
             "--order-col and --item-col",
             common.EXIT_USAGE,
         )
     with _step(progress, "Mining frequent itemsets"):
         try:
-            miner.fit(baskets, order_col=order_col, item_col=item_col)
+            encoded = encode_baskets(baskets, order_col=order_col, item_col=item_col)
+            return mine(encoded, support, max_len, thresholds)
         except (ValueError, TypeError) as exc:
             _fail(str(exc), common.EXIT_USAGE)
 
 
-def _label(items: frozenset[Any]) -> str:
+def _write_mined(mined: Mined, output: Path) -> None:
+    """CSV straight from the tables (no pandas); other formats through the library's frames."""
+    from patron.analytics._io import table_format, write_mined_csv
+
+    if table_format(output) == ".csv":
+        try:
+            write_mined_csv(mined, output)
+        except OSError as exc:
+            _fail(f"cannot write {output}: {exc.strerror or exc}", common.EXIT_IO)
+        return
+    from patron.analytics.rules import itemset_frame, rule_frame
+
+    if mined.rules is None:
+        _write(itemset_frame(mined.itemsets, mined.n_baskets), output, ("itemset",))
+    else:
+        _write(rule_frame(mined.itemsets, mined.rules), output, ("antecedents", "consequents"))
+
+
+def _label(items: Iterable[Any]) -> str:
     return escape(", ".join(sorted(str(item) for item in items)))
 
 
-def _rule_table(rules_frame: pd.DataFrame) -> Table:
+def _rule_table(rows: Iterable[tuple[Any, Any, float, float, float]]) -> Table:
+    """The strongest rules: (antecedents, consequents, support, confidence, lift) each."""
     from rich.table import Table
 
     table = Table(
@@ -195,15 +226,39 @@ def _rule_table(rules_frame: pd.DataFrame) -> Table:
         "lift",
         title="Strongest rules (by lift)",
     )
-    for row in rules_frame.head(10).itertuples(index=False):
+    for antecedents, consequents, support, confidence, lift in rows:
         table.add_row(
-            _label(row.antecedents),
-            _label(row.consequents),
-            f"{row.support:.4f}",
-            f"{row.confidence:.3f}",
-            f"{row.lift:.2f}",
+            _label(antecedents),
+            _label(consequents),
+            f"{support:.4f}",
+            f"{confidence:.3f}",
+            f"{lift:.2f}",
         )
     return table
+
+
+def _strongest(mined: Mined, n: int = 10) -> list[tuple[Any, Any, float, float, float]]:
+    from patron.analytics._rule_tables import RULE_METRICS
+
+    rules, itemsets = mined.rules, mined.itemsets
+    if rules is None:
+        return []
+    support, confidence, lift = (
+        rules.metrics[RULE_METRICS.index(name), :n].tolist()
+        for name in ("support", "confidence", "lift")
+    )
+    sides = zip(rules.antecedents[:n].tolist(), rules.consequents[:n].tolist(), strict=True)
+    return [
+        (itemsets.items_of(a), itemsets.items_of(c), *metrics)
+        for (a, c), *metrics in zip(sides, support, confidence, lift, strict=True)
+    ]
+
+
+def _frame_rows(frame: pd.DataFrame, n: int = 10) -> list[tuple[Any, Any, float, float, float]]:
+    return [
+        (row.antecedents, row.consequents, row.support, row.confidence, row.lift)
+        for row in frame.head(n).itertuples(index=False)
+    ]
 
 
 def _itemsets(
@@ -218,59 +273,46 @@ def _itemsets(
     thresholds: dict[str, float | None] | None,
 ) -> None:
     """The body of ``itemsets`` and, with ``thresholds``, of ``rules``."""
-    from patron.analytics.rules import AssociationRuleMiner, FrequentItemsetMiner
-
     support = parse_min_support(min_support)
     _check_output(output)
     started = time.perf_counter()
-    miner = (
-        FrequentItemsetMiner(min_support=support, max_len=max_len)
-        if thresholds is None
-        else AssociationRuleMiner(
-            min_support=support,
-            min_confidence=thresholds["min_confidence"] or 0.0,
-            min_lift=thresholds["min_lift"],
-            max_len=max_len,
-        )
-    )
     if baskets is None and thresholds is not None:
         _rules_in_database(support, thresholds, max_len, output, json_output, started)
         return
+    limits = None
+    if thresholds is not None:
+        limits = (thresholds["min_confidence"] or 0.0, thresholds["min_lift"])
     with _progress() as progress:
         with _step(progress, "Reading baskets"):
             data = _load_baskets(baskets, fmt, sep)
-        _mine(miner, data, *columns, progress)
-        rules_frame: pd.DataFrame | None = getattr(miner, "rules_", None)
+        mined = _mine(data, columns, support, max_len, limits, progress)
         with _step(progress, f"Writing {output.name}"):
-            if rules_frame is None:
-                _write(miner.itemsets_, output, ("itemset",))
-            else:
-                _write(rules_frame, output, ("antecedents", "consequents"))
+            _write_mined(mined, output)
     summary: dict[str, Any] = {
         "command": "itemsets" if thresholds is None else "rules",
-        "baskets": miner.n_baskets_,
-        "items": miner.n_items_,
+        "baskets": mined.n_baskets,
+        "items": mined.n_items,
         "min_support": support,
-        "min_count": miner.min_count_,
+        "min_count": mined.min_count,
         "max_len": max_len,
-        "itemsets": len(miner.itemsets_),
+        "itemsets": len(mined.itemsets),
     }
-    if thresholds is not None and rules_frame is not None:
-        summary |= thresholds | {"rules": len(rules_frame)}
+    if thresholds is not None and mined.rules is not None:
+        summary |= thresholds | {"rules": len(mined.rules)}
     summary |= {"output": str(output), "seconds": round(time.perf_counter() - started, 3)}
     if json_output:
         common.print_json(summary)
         return
     found = f"{summary['itemsets']:,} frequent itemsets"
-    if rules_frame is not None:
-        found += f", {len(rules_frame):,} rules"
+    if mined.rules is not None:
+        found += f", {len(mined.rules):,} rules"
     common.stdout.print(
-        f"{miner.n_baskets_:,} baskets, {miner.n_items_:,} items, min support {support} "
-        f"({miner.min_count_:,} baskets): {found} → {escape(str(output))}",
+        f"{mined.n_baskets:,} baskets, {mined.n_items:,} items, min support {support} "
+        f"({mined.min_count:,} baskets): {found} → {escape(str(output))}",
         highlight=False,
     )
-    if rules_frame is not None and len(rules_frame):
-        common.stdout.print(_rule_table(rules_frame))
+    if mined.rules is not None and len(mined.rules):
+        common.stdout.print(_rule_table(_strongest(mined)))
 
 
 def itemsets(
@@ -356,7 +398,7 @@ def _rules_in_database(
         highlight=False,
     )
     if len(outcome.rules):
-        common.stdout.print(_rule_table(outcome.rules))
+        common.stdout.print(_rule_table(_frame_rows(outcome.rules)))
 
 
 def _parse_k(text: str) -> int | None:

@@ -6,13 +6,15 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 
-from patron.config import Settings
 from patron.errors import DatabaseUnavailable, PatronError
+
+if TYPE_CHECKING:  # pydantic-settings takes a fifth of a second to import: only when used
+    from patron.config import Settings
 
 # Exit codes (DESIGN.md): 0 ok, 1 failure, 2 usage, 65 rejected input rows, 69 database
 # unreachable, 74 I/O error.
@@ -32,6 +34,7 @@ def settings() -> Settings:
     a bad ``PATRON_*`` value exits 2 with its message."""
     from pydantic import ValidationError
 
+    from patron.config import Settings
     from patron.security import crypto
 
     try:

@@ -9,9 +9,9 @@ import typer
 from rich.console import Console
 
 from patron.cli.common import handled_errors, print_json, stderr, stdout
-from patron.config import Settings
 
 if TYPE_CHECKING:
+    from patron.config import Settings
     from patron.demo import DemoSummary
 
 
@@ -115,6 +115,8 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Load a realistic demo business: customers, orders, tickets, deals and more."""
+        from patron.config import Settings
+
         last_day = _parse_date(as_of)
         with handled_errors():
             summary = load_demo(Settings(), customers, seed, stderr, as_of=last_day)
