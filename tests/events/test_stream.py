@@ -261,9 +261,11 @@ def test_stream_ends_when_the_client_goes(db: Database, servers: Servers) -> Non
     with client(live.url, api_key(db)) as http:
         for _ in range(3):
             with http.stream("GET", STREAM) as response:
-                read_frames(response, stop=lambda got: len(got) >= 1)
-                assert live.hub.subscribers >= 1
-    wait_until(lambda: live.hub.subscribers == 0)
+                # A frame means the stream subscribed (it does before its first byte); the
+                # count itself is not asserted here: on SQLite the server has at times already
+                # ended a stream by the time the client reads its first heartbeat.
+                assert read_frames(response, stop=lambda got: len(got) >= 1)
+    wait_until(lambda: live.hub.subscribers == 0)  # registering is checked in the next test
 
 
 def test_streams_end_cleanly_when_the_hub_closes(db: Database, servers: Servers) -> None:
