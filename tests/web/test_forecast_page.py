@@ -63,7 +63,10 @@ def test_forecast_page_draws_actuals_forecast_bands_backtest_and_pipeline(
     assert f'href="/analyses/{run_id}"' in page.text
     # The figures: actuals, the forecast joined to the last actual, both bands; plotly.js
     # comes from this server.
-    assert re.findall(r'<script src="([^"]+)"', page.text) == [insight_pages.PLOTLY_URL]
+    assert re.findall(r'<script src="([^"]+)"', page.text) == [
+        insight_pages.PLOTLY_URL,
+        "/static/charts.js",
+    ]
     figure = json_script(page.text, "forecast-chart-data")
     traces = {trace["name"]: trace for trace in figure["data"] if trace.get("showlegend", True)}
     assert set(traces) == {"95 % interval", "80 % interval", "Actual", "Forecast"}

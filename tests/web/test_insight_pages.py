@@ -224,7 +224,7 @@ def test_a_marketer_starts_runs_from_the_page_and_watches_them(
     rows = table(listed.text, "run-table")
     assert [row[:2] for row in rows] == [["Segmentation", "Queued 0 %"]]
     assert rows[0][2] == marketer.email.split("@")[0]  # who started it
-    assert "window.location.reload()" in listed.text  # the list follows the run
+    assert '<script src="/static/refresh.js"></script>' in listed.text  # the list follows the run
     pending = web.get(f"/analyses/{run_id}")
     assert '<meta http-equiv="refresh" content="2">' in pending.text
     assert "This page refreshes itself until the run ends." in pending.text
@@ -241,7 +241,7 @@ def test_a_marketer_starts_runs_from_the_page_and_watches_them(
     assert [row[0] for row in segments] == [s["name"] for s in stored["results"]["segments"]]
     assert sum(int(row[1]) for row in segments) == 17
     listed = web.get("/analyses")
-    assert "window.location.reload()" not in listed.text
+    assert "/static/refresh.js" not in listed.text
     assert table(listed.text, "run-table")[0][6] == (
         f"3 segments of 17 customers · silhouette {stored['metrics']['silhouette']:.2f}"
     )
@@ -285,7 +285,10 @@ def test_segments_page_shows_sizes_shares_and_the_rfm_chart(
     assert table(page.text, "manual-segments") == [["Newsletter", "Manual", "Opt-ins"]]
     # The chart: plotly.js from this server, its data in the page.
     assert f'<script src="{insight_pages.PLOTLY_URL}"></script>' in page.text
-    assert re.findall(r'<script src="([^"]+)"', page.text) == [insight_pages.PLOTLY_URL]
+    assert re.findall(r'<script src="([^"]+)"', page.text) == [
+        insight_pages.PLOTLY_URL,
+        "/static/charts.js",
+    ]
     profile = json_script(page.text, "rfm-chart-data")
     assert [trace["name"] for trace in profile["data"]] == [
         "Days since last purchase", "Purchases", "Spend",
