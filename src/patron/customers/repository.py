@@ -167,6 +167,17 @@ def external_id_taken(
     return session.scalar(statement.limit(1)) is not None
 
 
+def external_id_owners(session: Session, external_ids: set[str]) -> dict[str, uuid.UUID]:
+    """The customer holding each of ``external_ids`` that one holds (``external_id_taken`` for
+    a batch)."""
+    if not external_ids:
+        return {}
+    statement = select(Customer.external_id, Customer.id).where(
+        Customer.external_id.in_(external_ids)
+    )
+    return {row.external_id: row.id for row in session.execute(statement)}
+
+
 def customers_by_email(session: Session, emails: Iterable[str]) -> dict[str, Customer]:
     """Customers whose email is one of ``emails`` (exact match after trimming and lower-casing),
     keyed by that normalised email. With several customers on one email, the oldest wins.

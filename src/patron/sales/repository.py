@@ -101,5 +101,8 @@ def stage(session: Session, stage_id: uuid.UUID) -> PipelineStage | None:
     return session.get(PipelineStage, stage_id)
 
 
-def order_number_taken(session: Session, number: str) -> bool:
-    return bool(session.scalar(select(exists().where(Order.number == number))))
+def order_numbers_taken(session: Session, numbers: set[str]) -> set[str]:
+    """Those of ``numbers`` an order has already."""
+    if not numbers:
+        return set()
+    return set(session.scalars(select(Order.number).where(Order.number.in_(numbers))))
