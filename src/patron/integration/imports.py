@@ -2,9 +2,10 @@
 
 An import is a row in ``import_run``. It reads its file a batch at a time (``BATCH_SIZE`` rows),
 maps each row's columns to fields, cleans them (``patron.integration.cleaning``), resolves what
-the row points at and upserts it through the entity's service (permission, validation, event):
-a record is found by its external id, then by email (customers), sku (products) or number
-(orders). Each batch commits whole, together with the import's cursor (``rows_done``) and counts,
+the row points at and upserts it through the entity's service (permission, validation, event,
+audit), a batch's creates and updates together (``imports_batch``): a record is found by its
+external id, then by email (customers), sku (products) or number (orders). A dry run rolls each
+batch back and remembers what it wrote (``imports_dry``). Each batch commits whole, together with the import's cursor (``rows_done``) and counts,
 so a crash loses at most the batch in flight and a resume starts at the cursor. Every record the
 import creates or changes is linked to it in ``import_record``, with the previous values of what
 changed, so ``revert`` can undo it. Rows that cannot be cleaned go to a CSV error file with their
