@@ -231,3 +231,64 @@ def test_interrupted_dry_run_starts_over(db: Database, tmp_path: Path, dry_run: 
         assert counts == {"created": 5, "updated": 3, "unchanged": 1, "rejected": 1}
     with db.unit_of_work(write=False) as session:
         assert session.get_one(ImportRun, import_id).rows_done == 10
+
+
+@pytest.mark.parametrize(
+    ("entity", "content", "event"),
+    [
+        (
+            "tickets",
+            "id,customer_id,subject,priority,opened_at\n"
+            "t1,c1,Broken lid,high,2024-03-01\n"
+            "t2,nobody,Lost parcel,normal,2024-03-02\n"
+            "t3,c2,Late,low,2024-03-03\n",
+            "ticket.created",
+        ),
+        (
+            "activities",
+            "id,customer_id,type,subject,occurred_at\n"
+            "a1,c1,call,Intro call,2024-03-01\n"
+            "a2,nobody,email,Follow-up,2024-03-02\n"
+            "a3,c2,meeting,Demo,2024-03-03\n",
+            "activity.created",
+        ),
+        (
+            "deals",
+            "id,customer_id,title,amount,currency,stage\n"
+            "d1,c1,Big one,1200.50,EUR,Won\n"
+            "d2,nobody,Lost cause,10,EUR,Lead\n"
+            "d3,c2,Small one,99,EUR,\n",
+            "deal.created",
+        ),
+    ],
+)
+def test_records_of_customers_are_written_in_batches(
+    db: Database, tmp_path: Path, entity: str, content: str, event: str
+) -> None:
+    from patron.sales.schemas import PipelineStageCreate
+    from patron.sales.service import pipeline_stages
+
+    with db.unit_of_work() as session:
+        for external_id in ("c1", "c2"):
+            data = CustomerCreate(name=f"Customer {external_id}", external_id=external_id)
+            customers.create(session, Principal.system(), data)
+        for position, (name, won) in enumerate((("Lead", False), ("Won", True))):
+            stage = PipelineStageCreate(name=name, position=position, probability=50, is_won=won)
+            pipeline_stages.create(session, Principal.system(), stage)
+    first = run(db, tmp_path, entity, content, batch_size=2)
+    assert {key: first[key] for key in COUNTS} == {
+        "created": 2, "updated": 0, "unchanged": 0, "rejected": 1,
+    }  # fmt: skip
+    again = run(db, tmp_path, entity, content, batch_size=2)
+    assert {key: again[key] for key in COUNTS} == {
+        "created": 0, "updated": 0, "unchanged": 2, "rejected": 1,
+    }  # fmt: skip
+    with db.unit_of_work(write=False) as session:
+        by_customer = {c.id: c.external_id for c in session.scalars(select(Customer))}
+        made = session.scalars(select(Event).where(Event.type == event)).all()
+        assert sorted(by_customer[uuid.UUID(e.data["customer_id"])] for e in made) == ["c1", "c2"]
+        if entity == "deals":
+            won = {e.data["external_id"]: e.data for e in made}["d1"]
+            assert (won["amount_minor"], won["probability"]) == (120050, 50)
+            assert won["closed_at"] is not None
+        assert audit.verify(session).intact

@@ -532,8 +532,8 @@ def _stage(session: Session, context: Context, name: str) -> uuid.UUID:
     from patron.sales.models import PipelineStage
 
     if not context.stages:
-        stages = session.execute(select(PipelineStage.name, PipelineStage.id)).tuples()
-        context.stages.update({stage_name.lower(): stage_id for stage_name, stage_id in stages})
+        stages = session.execute(select(PipelineStage.name, PipelineStage.id))
+        context.stages.update({stage.name.lower(): stage.id for stage in stages})
     found = context.stages.get(name.lower())
     if found is None:
         raise RowError("stage", f"no pipeline stage called {name!r}")
