@@ -203,13 +203,14 @@ def _customers_by_index(session: Session, kind: str, values: Iterable[str]) -> d
     keyring = crypto.active_keyring()
     indexes = [index for value in wanted for index in keyring.blind_indexes(kind, value)]
     column = Customer.email_index if kind == "email" else Customer.phone_index
-    statement = (
-        select(Customer)
-        .where(column.in_(indexes), Customer.merged_into_id.is_(None))
-        .order_by(Customer.id.desc())
-    )
+    # Merged customers are left out here, not in SQL: given both conditions, SQLite (and
+    # PostgreSQL before it has statistics) walks the merged_into_id index, every customer,
+    # instead of the blind index: 0.8 s instead of 0.05 s for 1,000 emails among a million.
+    statement = select(Customer).where(column.in_(indexes)).order_by(Customer.id.desc())
     found: dict[str, Customer] = {}
     for customer in session.scalars(statement):
+        if customer.merged_into_id is not None:
+            continue
         value = getattr(customer, kind)
         if value is not None:
             found[normalise(value)] = customer
