@@ -26,3 +26,21 @@ def test_customers_by_email_matches_exactly_after_normalising(db: Database) -> N
         assert set(found) == {"ada@example.com"}
         assert found["ada@example.com"].id == first.id  # the oldest of two on one email
         assert repository.customers_by_email(session, []) == {}
+
+
+def test_customers_by_email_leaves_merged_customers_out(db: Database) -> None:
+    with db.unit_of_work() as session:
+        merged = Customer(name="Merged", email="kim@example.com")  # the older of the two
+        session.add(merged)
+        session.flush()
+        kept = Customer(name="Kept", email="kim@example.com")
+        session.add(kept)
+        session.flush()
+        gone = Customer(name="Gone", email="lee@example.com", merged_into_id=kept.id)
+        merged.merged_into_id = kept.id
+        session.add(gone)
+        session.flush()
+        found = repository.customers_by_email(session, ["kim@example.com", "lee@example.com"])
+        assert {email: customer.id for email, customer in found.items()} == {
+            "kim@example.com": kept.id
+        }

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from patron.activities.models import Activity
 from patron.activities.schemas import ActivityRead
 from patron.crud.repository import Resource
-from patron.crud.service import CrudService
+from patron.crud.service import CrudService, each
 from patron.customers import service as customers
 from patron.customers.repository import child_scope
 from patron.errors import ValidationFailed
@@ -68,7 +68,24 @@ class ActivityService(CrudService[Activity]):
     def prepare_create(
         self, session: Session, principal: Principal, values: dict[str, Any]
     ) -> dict[str, Any]:
-        customers.require_visible(session, principal, values["customer_id"])
+        visible = customers.VisibleCustomers(session, principal, [values["customer_id"]])
+        return self._prepare_create(session, principal, visible, values)
+
+    def prepare_create_many(
+        self, session: Session, principal: Principal, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any] | ValidationFailed]:
+        ids = [values.get("customer_id") for values in rows]
+        visible = customers.VisibleCustomers(session, principal, ids)
+        return each(rows, lambda values: self._prepare_create(session, principal, visible, values))
+
+    def _prepare_create(
+        self,
+        session: Session,
+        principal: Principal,
+        visible: customers.VisibleCustomers,
+        values: dict[str, Any],
+    ) -> dict[str, Any]:
+        visible.require(values["customer_id"])
         values["occurred_at"] = values.get("occurred_at") or utcnow()
         if values.get("user_id") is None:
             values["user_id"] = principal.user_id

@@ -1,12 +1,18 @@
 """The generic service: permission, scope, validation hooks, version check, diff, event and audit.
 
 Services flush; they never commit. The request, command or job that called them commits.
+
+``create_many`` and ``update_many`` apply the same rules to a batch of items (an import's batch):
+the same hooks, events and audit entries, with one flush for the batch instead of one per item.
+An item the rules refuse (``ValidationFailed``) comes back as that error and the others go
+ahead; any other error raises, as it would from ``create`` or ``update``.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any, Generic
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import inspect as sa_inspect
@@ -21,6 +27,20 @@ from patron.kit.clock import utcnow
 from patron.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from patron.security import audit
 from patron.security.permissions import Action, Principal
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def each(items: Sequence[T], apply: Callable[[T], R]) -> list[R | ValidationFailed]:
+    """``apply`` to every item; an item it refuses gives its ``ValidationFailed``, in its place."""
+    results: list[R | ValidationFailed] = []
+    for item in items:
+        try:
+            results.append(apply(item))
+        except ValidationFailed as exc:
+            results.append(exc)
+    return results
 
 
 def _refuse_nulls(model: type[Base], values: dict[str, Any]) -> None:
@@ -55,6 +75,20 @@ class CrudService(Generic[M]):
         self, session: Session, principal: Principal, record: M, values: dict[str, Any]
     ) -> dict[str, Any]:
         return values
+
+    def prepare_create_many(
+        self, session: Session, principal: Principal, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any] | ValidationFailed]:
+        """``prepare_create`` for each row of a batch. A service whose rules query the database
+        per row overrides this to ask once for the whole batch, with the same rules."""
+        return each(rows, lambda values: self.prepare_create(session, principal, values))
+
+    def prepare_update_many(
+        self, session: Session, principal: Principal, pairs: list[tuple[M, dict[str, Any]]]
+    ) -> list[dict[str, Any] | ValidationFailed]:
+        """``prepare_update`` for each (record, values) of a batch; overridden like
+        ``prepare_create_many``."""
+        return each(pairs, lambda pair: self.prepare_update(session, principal, *pair))
 
     def after_write(self, session: Session, principal: Principal, record: M) -> None:
         """Called after create and update, once the row is flushed (e.g. to write children)."""
@@ -136,6 +170,129 @@ class CrudService(Generic[M]):
         )  # fmt: skip
         return record
 
+    def create_many(
+        self, session: Session, principal: Principal, items: Sequence[BaseModel]
+    ) -> list[M | ValidationFailed]:
+        """``create`` for each item, with one flush for the batch: each result is the new
+        record, or the ``ValidationFailed`` that refused that item. The records are inserted
+        together, then their events and audit entries, in the items' order. Items cannot refer
+        to each other (a later item does not see an earlier one as existing)."""
+        principal.require(self.resource.entity, Action.CREATE)
+        rows = [data.model_dump(exclude_unset=False) for data in items]
+        results: list[M | ValidationFailed] = []
+        created: list[tuple[M, dict[str, Any]]] = []
+        for values in self.prepare_create_many(session, principal, rows):
+            if isinstance(values, ValidationFailed):
+                results.append(values)
+                continue
+            record = self.resource.model(**values)
+            results.append(record)
+            created.append((record, values))
+        if not created:
+            return results
+        session.add_all([record for record, _ in created])
+        session.flush()
+        for record, _ in created:
+            self.after_write(session, principal, record)
+        self._log_many(
+            session,
+            principal,
+            [
+                (record, None, [key for key, value in values.items() if value is not None])
+                for record, values in created
+            ],
+        )
+        return results
+
+    def update_many(
+        self, session: Session, principal: Principal, items: Sequence[tuple[uuid.UUID, BaseModel]]
+    ) -> list[M | ValidationFailed]:
+        """``update`` for each (record id, data), with one flush for the batch: each result is
+        the record (changed or not), or the ``ValidationFailed`` that refused that item, whose
+        record is left as it was. A record outside the caller's scope or a stale ``version``
+        raises, as from ``update``. The ids must differ (one change per record per batch)."""
+        principal.require(self.resource.entity, Action.UPDATE)
+        found = repository.get_scoped_many(
+            session, self.resource, principal, [record_id for record_id, _ in items]
+        )
+        results: list[M | ValidationFailed] = []
+        staged: list[tuple[int, M, dict[str, Any], BaseModel]] = []
+        for index, (record_id, data) in enumerate(items):
+            record = found.get(record_id)
+            if record is None:
+                raise NotFound(self.not_found_message, code=f"{self.resource.event_name}_not_found")
+            values = data.model_dump(exclude_unset=True)
+            self._check_version(record, values.pop("version", None))
+            results.append(record)
+            try:
+                _refuse_nulls(self.resource.model, values)
+            except ValidationFailed as exc:
+                results[index] = exc
+                continue
+            staged.append((index, record, values, data))
+        prepared = self.prepare_update_many(
+            session, principal, [(record, values) for _, record, values, _ in staged]
+        )
+        applied: list[tuple[M, dict[str, Any], list[str]]] = []
+        for (index, record, _, data), values in zip(staged, prepared, strict=True):
+            if isinstance(values, ValidationFailed):
+                results[index] = values
+                continue
+            before = audit.snapshot(record)
+            changed = [key for key, value in values.items() if getattr(record, key) != value]
+            for key in changed:
+                setattr(record, key, values[key])
+            try:
+                children = self.after_update_children(session, principal, record, data)
+            except ValidationFailed as exc:
+                if any(key not in before for key in changed):
+                    raise  # a child collection was replaced: the batch cannot go on without it
+                for key in changed:  # leave the refused item's record as it was
+                    setattr(record, key, before[key])
+                results[index] = exc
+                continue
+            if children and not changed:
+                record.updated_at = utcnow()  # type: ignore[attr-defined]
+            changed.extend(children)
+            if changed:
+                applied.append((record, before, changed))
+        session.flush()
+        self._log_many(session, principal, applied)
+        return results
+
+    def _log_many(
+        self,
+        session: Session,
+        principal: Principal,
+        written: Sequence[tuple[M, dict[str, Any] | None, list[str]]],
+    ) -> None:
+        """The events and audit entries of a batch write, in its order, as ``create`` and
+        ``update`` write them: (record, its snapshot before (None: created), changed names)."""
+        name = self.resource.event_name
+        changes: list[events.Change] = []
+        entries: list[audit.Change] = []
+        for record, before, changed in written:
+            record_id = record.id  # type: ignore[attr-defined]
+            verb = "created" if before is None else "updated"
+            data = self.event_data(record)
+            changes.append(events.Change(f"{name}.{verb}", name, record_id, changed, data))
+            after = audit.snapshot(record)
+            if before is None:
+                entries.append(audit.Change(audit.AuditAction.CREATE, name, record_id, None, after))
+            else:
+                action = self.audit_action(changed)
+                entries.append(audit.Change(action, name, record_id, before, after, changed))
+        events.record_many(session, principal, changes)
+        audit.record_changes(session, principal, entries)
+
+    def _check_version(self, record: M, expected: int | None) -> None:
+        if expected is not None and expected != record.version:  # type: ignore[attr-defined]
+            raise VersionConflict(
+                f"You sent version {expected}, but the record is at version "
+                f"{record.version}; reload it and apply your change again.",  # type: ignore[attr-defined]
+                extra={"current_version": record.version},  # type: ignore[attr-defined]
+            )
+
     def update(
         self,
         session: Session,
@@ -149,13 +306,9 @@ class CrudService(Generic[M]):
         record = self.get(session, principal, record_id)
         values = data.model_dump(exclude_unset=True)
         body_version = values.pop("version", None)
-        expected = expected_version if expected_version is not None else body_version
-        if expected is not None and expected != record.version:  # type: ignore[attr-defined]
-            raise VersionConflict(
-                f"You sent version {expected}, but the record is at version "
-                f"{record.version}; reload it and apply your change again.",  # type: ignore[attr-defined]
-                extra={"current_version": record.version},  # type: ignore[attr-defined]
-            )
+        self._check_version(
+            record, expected_version if expected_version is not None else body_version
+        )
         _refuse_nulls(self.resource.model, values)
         values = self.prepare_update(session, principal, record, values)
         self._check_unique(session, values, record)

@@ -158,6 +158,26 @@ def is_visible(session: Session, principal: Principal, customer_id: uuid.UUID) -
     return session.scalar(statement) is not None
 
 
+def external_id_taken(
+    session: Session, external_id: str, except_id: uuid.UUID | None = None
+) -> bool:
+    statement = select(Customer.id).where(Customer.external_id == external_id)
+    if except_id is not None:
+        statement = statement.where(Customer.id != except_id)
+    return session.scalar(statement.limit(1)) is not None
+
+
+def external_id_owners(session: Session, external_ids: set[str]) -> dict[str, uuid.UUID]:
+    """The customer holding each of ``external_ids`` that one holds (``external_id_taken`` for
+    a batch)."""
+    if not external_ids:
+        return {}
+    statement = select(Customer.external_id, Customer.id).where(
+        Customer.external_id.in_(external_ids)
+    )
+    return {row.external_id: row.id for row in session.execute(statement)}
+
+
 def customers_by_email(session: Session, emails: Iterable[str]) -> dict[str, Customer]:
     """Customers whose email is one of ``emails`` (exact match after trimming and lower-casing),
     keyed by that normalised email. With several customers on one email, the oldest wins.
@@ -183,13 +203,14 @@ def _customers_by_index(session: Session, kind: str, values: Iterable[str]) -> d
     keyring = crypto.active_keyring()
     indexes = [index for value in wanted for index in keyring.blind_indexes(kind, value)]
     column = Customer.email_index if kind == "email" else Customer.phone_index
-    statement = (
-        select(Customer)
-        .where(column.in_(indexes), Customer.merged_into_id.is_(None))
-        .order_by(Customer.id.desc())
-    )
+    # Merged customers are left out here, not in SQL: given both conditions, SQLite (and
+    # PostgreSQL before it has statistics) walks the merged_into_id index, every customer,
+    # instead of the blind index: 0.8 s instead of 0.05 s for 1,000 emails among a million.
+    statement = select(Customer).where(column.in_(indexes)).order_by(Customer.id.desc())
     found: dict[str, Customer] = {}
     for customer in session.scalars(statement):
+        if customer.merged_into_id is not None:
+            continue
         value = getattr(customer, kind)
         if value is not None:
             found[normalise(value)] = customer

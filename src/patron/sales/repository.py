@@ -92,3 +92,10 @@ def first_stage(session: Session) -> PipelineStage | None:
 
 def stage(session: Session, stage_id: uuid.UUID) -> PipelineStage | None:
     return session.get(PipelineStage, stage_id)
+
+
+def order_numbers_taken(session: Session, numbers: set[str]) -> set[str]:
+    """Those of ``numbers`` an order has already."""
+    if not numbers:
+        return set()
+    return set(session.scalars(select(Order.number).where(Order.number.in_(numbers))))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from typing import Any
 
 from pydantic import BaseModel
@@ -10,7 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from patron.crud.repository import Resource
-from patron.crud.service import CrudService
+from patron.crud.service import CrudService, each
 from patron.customers import service as customers
 from patron.customers.repository import child_scope
 from patron.errors import Conflict, ValidationFailed
@@ -66,9 +67,9 @@ def _order_scope(principal: Principal) -> Any:
 
 
 def _build_lines(
-    session: Session, lines: list[dict[str, Any]], currency: str
+    found: dict[uuid.UUID, Product], lines: list[dict[str, Any]], currency: str
 ) -> tuple[list[OrderLine], int]:
-    found = repository.products_by_id(session, (line["product_id"] for line in lines))
+    """The order's lines from ``found`` (the products they name, looked up ahead)."""
     built: list[OrderLine] = []
     total = 0
     for index, line in enumerate(lines):
@@ -94,6 +95,21 @@ def _build_lines(
     return built, total
 
 
+class _OrderChecks:
+    """What the order rules look up for some new orders, asked once for all of them: which
+    customers the caller may see, the products the lines name, the numbers already taken."""
+
+    def __init__(self, session: Session, principal: Principal, rows: list[dict[str, Any]]) -> None:
+        self.visible = customers.VisibleCustomers(
+            session, principal, [values.get("customer_id") for values in rows]
+        )
+        self.products = repository.products_by_id(
+            session, (line["product_id"] for values in rows for line in values.get("lines") or ())
+        )
+        numbers = {values["number"] for values in rows if values.get("number")}
+        self.numbers_taken = repository.order_numbers_taken(session, numbers)
+
+
 class OrderService(CrudService[Order]):
     resource = Resource(
         entity="orders",
@@ -112,20 +128,32 @@ class OrderService(CrudService[Order]):
     )
     read_schema = OrderRead
     not_found_message = "No such order."
-    unique_fields = ("number", "external_id")
+    unique_fields = ("external_id",)  # numbers: checked with the batch (_OrderChecks)
 
-    def prepare_create(
-        self, session: Session, principal: Principal, values: dict[str, Any]
-    ) -> dict[str, Any]:
-        customers.require_visible(session, principal, values["customer_id"])
-        lines, total = _build_lines(session, values.pop("lines"), values["currency"])
+    def _prepare_create(self, checks: _OrderChecks, values: dict[str, Any]) -> dict[str, Any]:
+        checks.visible.require(values["customer_id"])
+        lines, total = _build_lines(checks.products, values.pop("lines"), values["currency"])
         if values.get("number") is None:
             values["number"] = f"SO-{utcnow():%Y%m%d}-{secrets.token_hex(4).upper()}"
+        elif values["number"] in checks.numbers_taken:
+            raise ValidationFailed.field("number", "An order with this number exists.", "duplicate")
+        checks.numbers_taken.add(values["number"])
         if values.get("ordered_at") is None:
             values["ordered_at"] = utcnow()
         values["lines"] = lines
         values["total_minor"] = total
         return values
+
+    def prepare_create(
+        self, session: Session, principal: Principal, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self._prepare_create(_OrderChecks(session, principal, [values]), values)
+
+    def prepare_create_many(
+        self, session: Session, principal: Principal, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any] | ValidationFailed]:
+        checks = _OrderChecks(session, principal, rows)
+        return each(rows, lambda values: self._prepare_create(checks, values))
 
     def prepare_update(
         self, session: Session, principal: Principal, record: Order, values: dict[str, Any]
@@ -139,7 +167,8 @@ class OrderService(CrudService[Order]):
         if "lines" not in data.model_fields_set:
             return []
         wanted = [line.model_dump() for line in data.lines]  # type: ignore[attr-defined]
-        lines, total = _build_lines(session, wanted, record.currency)
+        found = repository.products_by_id(session, (line["product_id"] for line in wanted))
+        lines, total = _build_lines(found, wanted, record.currency)
         old = [(line.product_id, line.quantity, line.unit_price_minor) for line in record.lines]
         new = [(line.product_id, line.quantity, line.unit_price_minor) for line in lines]
         if old == new:
@@ -231,7 +260,24 @@ class DealService(CrudService[Deal]):
     def prepare_create(
         self, session: Session, principal: Principal, values: dict[str, Any]
     ) -> dict[str, Any]:
-        customers.require_visible(session, principal, values["customer_id"])
+        visible = customers.VisibleCustomers(session, principal, [values["customer_id"]])
+        return self._prepare_create(session, principal, visible, values)
+
+    def prepare_create_many(
+        self, session: Session, principal: Principal, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any] | ValidationFailed]:
+        ids = [values.get("customer_id") for values in rows]
+        visible = customers.VisibleCustomers(session, principal, ids)
+        return each(rows, lambda values: self._prepare_create(session, principal, visible, values))
+
+    def _prepare_create(
+        self,
+        session: Session,
+        principal: Principal,
+        visible: customers.VisibleCustomers,
+        values: dict[str, Any],
+    ) -> dict[str, Any]:
+        visible.require(values["customer_id"])
         if values.get("stage_id") is None:
             first = repository.first_stage(session)
             if first is None:

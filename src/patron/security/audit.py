@@ -15,13 +15,15 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum, StrEnum
+from types import SimpleNamespace
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
@@ -82,27 +84,54 @@ def record(
     """
     take_feed_lock(session)
     head = repository.head(session)
-    now = utcnow()
-    address = address or (principal.address if principal else None)
-    entry = AuditEntry(
-        id=head.position + 1 if head else 1,
-        occurred_at=now,
-        actor_type=principal.actor_type if principal else "anonymous",
-        actor_id=principal.actor_id if principal else None,
-        user_id=principal.user_id if principal else None,
-        action=AuditAction(action).value,
+    values = _entry(
+        principal,
+        position=head.position + 1 if head else 1,
+        prev_hash=head.hash if head else GENESIS,
+        action=action,
         entity=entity,
         entity_id=entity_id,
-        changes=plain(_masked(changes or {}, entity)),
-        detail=plain(dict(detail or {})),
-        ip_address=address[:64] if address else None,
-        prev_hash=head.hash if head else GENESIS,
+        changes=changes,
+        detail=detail,
+        address=address,
     )
-    entry.hash = entry_hash(entry)
+    entry = AuditEntry(**values)
     session.add(entry)
-    repository.move_head(session, head, entry.id, entry.hash, now)
+    repository.move_head(session, head, entry.id, entry.hash, entry.occurred_at)
     session.flush()
     return entry
+
+
+def _entry(
+    principal: Principal | None,
+    *,
+    position: int,
+    prev_hash: str,
+    action: AuditAction | str,
+    entity: str | None,
+    entity_id: uuid.UUID | None,
+    changes: Mapping[str, Any] | None,
+    detail: Mapping[str, Any] | None,
+    address: str | None = None,
+) -> dict[str, Any]:
+    """The column values of the entry at ``position``, chained to ``prev_hash``, with its hash."""
+    address = address or (principal.address if principal else None)
+    values = {
+        "id": position,
+        "occurred_at": utcnow(),
+        "actor_type": principal.actor_type if principal else "anonymous",
+        "actor_id": principal.actor_id if principal else None,
+        "user_id": principal.user_id if principal else None,
+        "action": AuditAction(action).value,
+        "entity": entity,
+        "entity_id": entity_id,
+        "changes": plain(_masked(changes or {}, entity)),
+        "detail": plain(dict(detail or {})),
+        "ip_address": address[:64] if address else None,
+        "prev_hash": prev_hash,
+    }
+    values["hash"] = entry_hash(SimpleNamespace(**values))
+    return values
 
 
 def snapshot(record: object) -> dict[str, Any]:
@@ -154,20 +183,66 @@ def record_change(
     fields: Iterable[str] | None = None,
 ) -> AuditEntry:
     """A create (``before=None``), update or delete (``after=None``) of one record."""
-    fields = list(fields) if fields is not None else None
-    changes = changes_between(before, after, fields)
-    columns = set(before or {}) | set(after or {})
-    children = sorted(set(fields or ()) - columns)
-    detail = {"children": children} if children else None
     return record(
         session,
         principal,
         action=action,
         entity=entity,
         entity_id=entity_id,
-        changes=changes,
-        detail=detail,
+        **_change_parts(before, after, fields),
     )
+
+
+@dataclass(frozen=True)
+class Change:
+    """One record's create, update or delete, as ``record_change`` takes it."""
+
+    action: AuditAction | str
+    entity: str
+    entity_id: uuid.UUID
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+    fields: Iterable[str] | None = None
+
+
+def record_changes(session: Session, principal: Principal, changes: Sequence[Change]) -> None:
+    """The entries of a batch write (an import's batch), in order: what ``record_change`` would
+    append for each change, with the chain head read once and moved once, and one flush."""
+    if not changes:
+        return
+    take_feed_lock(session)
+    head = repository.head(session)
+    position, previous = (head.position, head.hash) if head else (0, GENESIS)
+    entries = []
+    for change in changes:
+        position += 1
+        entry = _entry(
+            principal,
+            position=position,
+            prev_hash=previous,
+            action=change.action,
+            entity=change.entity,
+            entity_id=change.entity_id,
+            **_change_parts(change.before, change.after, change.fields),
+        )
+        entries.append(entry)
+        previous = entry["hash"]
+    session.execute(insert(AuditEntry), entries)
+    repository.move_head(session, head, position, previous, entries[-1]["occurred_at"])
+    session.flush()
+
+
+def _change_parts(
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    fields: Iterable[str] | None,
+) -> dict[str, Any]:
+    """The ``changes`` and ``detail`` of a record's create, update or delete."""
+    fields = list(fields) if fields is not None else None
+    changes = changes_between(before, after, fields)
+    columns = set(before or {}) | set(after or {})
+    children = sorted(set(fields or ()) - columns)
+    return {"changes": changes, "detail": {"children": children} if children else None}
 
 
 def record_api_key_use(
@@ -207,6 +282,11 @@ def plain(value: Any) -> Any:
     """
     if value is None or isinstance(value, bool | int | str):
         return value
+    if isinstance(value, dict):  # the common case, kept quick: snapshots of every column
+        return {
+            str(key): item if item is None or type(item) in _SCALARS else plain(item)
+            for key, item in value.items()
+        }
     if isinstance(value, Enum):
         return plain(value.value)
     if isinstance(value, datetime):
@@ -221,11 +301,14 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
+_SCALARS = frozenset({str, int, bool})  # exactly these types: ``plain`` returns them as they are
+
+
 def timestamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def canonical(entry: AuditEntry) -> bytes:
+def canonical(entry: AuditEntry | SimpleNamespace) -> bytes:
     """The bytes an entry's hash covers: its fields and the previous hash, as canonical JSON.
 
     A JSON object with the keys sorted, no whitespace (``","`` and ``":"`` separators), non-ASCII
@@ -249,7 +332,7 @@ def canonical(entry: AuditEntry) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def entry_hash(entry: AuditEntry) -> str:
+def entry_hash(entry: AuditEntry | SimpleNamespace) -> str:
     return hashlib.sha256(canonical(entry)).hexdigest()
 
 

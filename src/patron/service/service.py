@@ -8,7 +8,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from patron.crud.repository import Resource
-from patron.crud.service import CrudService
+from patron.crud.service import CrudService, each
 from patron.customers import service as customers
 from patron.customers.repository import child_scope
 from patron.errors import ValidationFailed
@@ -72,7 +72,20 @@ class TicketService(CrudService[Ticket]):
     def prepare_create(
         self, session: Session, principal: Principal, values: dict[str, Any]
     ) -> dict[str, Any]:
-        customers.require_visible(session, principal, values["customer_id"])
+        visible = customers.VisibleCustomers(session, principal, [values["customer_id"]])
+        return self._prepare_create(session, visible, values)
+
+    def prepare_create_many(
+        self, session: Session, principal: Principal, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any] | ValidationFailed]:
+        ids = [values.get("customer_id") for values in rows]
+        visible = customers.VisibleCustomers(session, principal, ids)
+        return each(rows, lambda values: self._prepare_create(session, visible, values))
+
+    def _prepare_create(
+        self, session: Session, visible: customers.VisibleCustomers, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        visible.require(values["customer_id"])
         self._check_assignee(session, values)
         values["opened_at"] = values.get("opened_at") or utcnow()
         if values["status"] in ("resolved", "closed") and values.get("resolved_at") is None:
