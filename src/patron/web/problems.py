@@ -159,7 +159,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def _database(request: Request, exc: OperationalError) -> Response:
-        logger.error("database error: %s", type(exc.orig).__name__)
+        # The driver's message ("database is locked", "disk I/O error", "connection refused")
+        # names the condition, never row data; the statement and its parameters stay out.
+        logger.error("database error: %s: %s", type(exc.orig).__name__, str(exc.orig)[:200])
         return problem(request, 503, "database_unavailable", "The database cannot be used now.")
 
     @app.exception_handler(Exception)
