@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,8 +83,25 @@ def postgres_database() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'patron.db'}"
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, checkpointed into one file, copied for each test."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    database = Database(f"sqlite:///{path}")
+    migrate.upgrade(database.engine)
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    database.dispose()
+    return path
+
+
+@pytest.fixture
+def sqlite_database(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Each test's own copy of the migrated file: a test that leaves the file in a state other
+    connections cannot use (a raw read of it drops this process's SQLite locks, say) cannot
+    break the tests after it, as one shared file did."""
+    path = tmp_path_factory.mktemp("sqlite") / "patron.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
 
 
 _migrated: dict[str, Database] = {}
@@ -119,15 +137,16 @@ def empty_tables(database: Database) -> None:
 
 
 @pytest.fixture(params=BACKENDS)
-def db(request: pytest.FixtureRequest) -> Database:
+def db(request: pytest.FixtureRequest) -> Iterator[Database]:
     """A migrated, empty database on each backend."""
     if request.param == "postgres":
-        url = request.getfixturevalue("postgres_database")
-    else:
-        url = request.getfixturevalue("sqlite_database")
-    database = _database(url)
-    empty_tables(database)
-    return database
+        database = _database(request.getfixturevalue("postgres_database"))
+        empty_tables(database)
+        yield database
+        return
+    database = Database(request.getfixturevalue("sqlite_database"))
+    yield database
+    database.dispose()
 
 
 @pytest.fixture
