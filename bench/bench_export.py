@@ -28,6 +28,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.keys import throwaway_keys
+
 
 def _setting(name: str, default: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
@@ -123,23 +125,8 @@ def child(path: str, mode: str, rows: int) -> dict[str, Any]:
     }
 
 
-def _throwaway_keys() -> None:
-    """Personal fields are encrypted at rest: the build and the child processes share a
-    throwaway keyring through the environment, unless one is configured."""
-    if os.environ.get("PATRON_ENCRYPTION_KEYS"):
-        return
-    import base64
-    import secrets
-
-    def key(purpose: str) -> str:
-        secret = base64.b64encode(secrets.token_bytes(32)).decode()
-        return f"{purpose}:bench{secrets.token_hex(2)}:{secret}"
-
-    os.environ["PATRON_ENCRYPTION_KEYS"] = f"{key('data')},{key('index')}"
-
-
 def run(customers: int = CUSTOMERS) -> dict[str, Any]:
-    _throwaway_keys()
+    throwaway_keys()
     table: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="patron-bench-export-") as folder:
         path = str(Path(folder) / "export.db")

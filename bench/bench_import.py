@@ -38,6 +38,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.keys import throwaway_keys
+
 SIZES = (10_000, 100_000)
 MODES = ("import", "again")
 DATABASES = ("sqlite",)
@@ -194,6 +196,7 @@ def _database(kind: str, folder: str) -> Iterator[str]:
 
 
 def run() -> dict[str, Any]:
+    throwaway_keys()
     table = []
     modes = _setting("PATRON_BENCH_IMPORT_MODES", MODES)
     for kind in _setting("PATRON_BENCH_IMPORT_DATABASES", DATABASES):
