@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from fractions import Fraction
 
 import numpy as np
@@ -356,8 +357,10 @@ def test_retail_shaped_baskets_same_as_mlxtend():
 @pytest.mark.parametrize("table", [True, False])
 def test_batches_and_both_ways_of_counting_give_the_same_itemsets(monkeypatch, groceries, table):
     reference = AssociationRuleMiner(min_support=0.003).fit(groceries)
-    # Tiny batches (one first item each, as the budget is below any item's work), and
+    # The numpy search (the compiled kernel found the reference when it is built), in tiny
+    # batches (one first item each, as the budget is below any item's work), and
     # candidates counted in a table or by sorting.
+    monkeypatch.setattr(_itemsets, "_fim", None)
     monkeypatch.setattr(_itemsets, "BATCH_PAIRS", 100)
     monkeypatch.setattr(_itemsets, "_in_a_table", lambda n_cells, n_keys: table)
     miner = AssociationRuleMiner(min_support=0.003).fit(groceries)
@@ -390,6 +393,61 @@ def test_itemsets_are_a_prefix_tree_with_sorted_keys():
         assert np.array_equal(counts, level.count)
     with pytest.raises(ValueError, match="missing"):
         found.find(2, np.array([0]), np.array([0]))
+
+
+def _same_itemsets(compiled, reference):
+    assert np.array_equal(compiled.item_of_rank, reference.item_of_rank)
+    assert len(compiled.levels) == len(reference.levels)
+    for got, expected in zip(compiled.levels, reference.levels, strict=True):
+        for name in ("prefix", "last", "count"):
+            assert np.array_equal(getattr(got, name), getattr(expected, name)), name
+
+
+def test_the_compiled_kernel_is_built_where_ci_runs():
+    if _itemsets._fim is None:
+        assert os.environ.get("CI") != "true", "the C kernel patron.analytics._fim was not built"
+        pytest.skip("the C kernel is not built here (no C compiler at install)")
+    assert callable(_itemsets._fim.mine)
+
+
+@pytest.mark.skipif(_itemsets._fim is None, reason="the C kernel is not built here")
+@pytest.mark.parametrize("max_len", [None, 1, 2, 3])
+def test_compiled_and_numpy_searches_find_the_same_itemsets(max_len):
+    rng = np.random.default_rng(7)
+    for _ in range(150):
+        n_items = int(rng.integers(1, 40))
+        baskets = [
+            rng.choice(n_items, size=int(rng.integers(0, min(n_items, 14) + 1)), replace=False)
+            for _ in range(int(rng.integers(1, 250)))
+        ]
+        indptr = np.concatenate(([0], np.cumsum([len(b) for b in baskets]))).astype(np.int64)
+        indices = np.concatenate([np.sort(b) for b in baskets]).astype(np.int32)
+        min_count = int(rng.integers(1, 8))
+        args = (indptr, indices, n_items, min_count, max_len)
+        found = _itemsets.mine(*args, compiled=True)
+        _same_itemsets(found, _itemsets.mine(*args, compiled=False))
+
+
+@pytest.mark.skipif(_itemsets._fim is None, reason="the C kernel is not built here")
+@pytest.mark.parametrize("min_count", [200, 49, 10, 3])
+def test_compiled_and_numpy_searches_agree_on_groceries(groceries, min_count):
+    encoded = encode_baskets(groceries)
+    args = (encoded.indptr, encoded.indices, encoded.n_items, min_count)
+    _same_itemsets(_itemsets.mine(*args, compiled=True), _itemsets.mine(*args, compiled=False))
+
+
+@pytest.mark.skipif(_itemsets._fim is None, reason="the C kernel is not built here")
+def test_the_compiled_kernel_refuses_codes_outside_the_table():
+    rank_of = np.array([0, 1], dtype=np.int32)
+    indptr = np.array([0, 2], dtype=np.int64)
+    with pytest.raises(ValueError, match="not a valid table"):
+        _itemsets._fim.mine(indptr, np.array([0, 5], dtype=np.int32), rank_of, 2, 1, 0)
+    with pytest.raises(ValueError, match="not a valid table"):
+        _itemsets._fim.mine(
+            np.array([0, 3], dtype=np.int64), np.array([0, 1], dtype=np.int32), rank_of, 2, 1, 0
+        )
+    with pytest.raises(TypeError, match="8-byte"):
+        _itemsets._fim.mine(indptr.astype(np.int32), np.array([0, 1], np.int32), rank_of, 2, 1, 0)
 
 
 def _csr(baskets):
