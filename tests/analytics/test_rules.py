@@ -429,6 +429,36 @@ def test_compiled_and_numpy_searches_find_the_same_itemsets(max_len):
 
 
 @pytest.mark.skipif(_itemsets._fim is None, reason="the C kernel is not built here")
+def test_compiled_and_numpy_tables_and_rules_are_identical(monkeypatch):
+    rng = np.random.default_rng(11)
+    cases = []
+    for case in range(120):
+        n_items = int(rng.integers(1, 30))
+        baskets = [
+            [f"item {x}" for x in rng.choice(n_items, int(rng.integers(0, 11)), replace=False)]
+            if n_items >= 10
+            else [f"item {x}" for x in rng.integers(0, n_items, int(rng.integers(0, 6)))]
+            for _ in range(int(rng.integers(1, 200)))
+        ]
+        thresholds = [(0.0, None), (0.5, None), (0.0, 1.0), (1.0, 0.5)][case % 4]
+        cases.append((encode_baskets(baskets), int(rng.integers(1, 6)), [None, 2, 3][case % 3]))
+        cases[-1] += (thresholds,)
+    compiled = [mine(*case) for case in cases]
+    monkeypatch.setattr(_itemsets, "_fim", None)
+    for case, got in zip(cases, compiled, strict=True):
+        expected = mine(*case)
+        assert np.array_equal(got.itemsets.count, expected.itemsets.count)
+        assert list(got.itemsets.sets()) == list(expected.itemsets.sets())
+        assert got.itemsets.texts() == expected.itemsets.texts()
+        assert np.array_equal(got.rules.antecedents, expected.rules.antecedents)
+        assert np.array_equal(got.rules.consequents, expected.rules.consequents)
+        # Bit for bit: the same operations in the same order.
+        assert np.array_equal(
+            got.rules.metrics.view(np.int64), expected.rules.metrics.view(np.int64)
+        )
+
+
+@pytest.mark.skipif(_itemsets._fim is None, reason="the C kernel is not built here")
 @pytest.mark.parametrize("min_count", [200, 49, 10, 3])
 def test_compiled_and_numpy_searches_agree_on_groceries(groceries, min_count):
     encoded = encode_baskets(groceries)

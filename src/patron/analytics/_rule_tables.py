@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from patron.analytics import _itemsets
 from patron.analytics._baskets import EncodedBaskets
 from patron.analytics.engines import local
 
@@ -94,16 +95,29 @@ class ItemsetTable:
     labels, in the order of their item codes).
     """
 
-    def __init__(self, found: local.FrequentItemsets, items: list[Hashable]) -> None:
+    def __init__(
+        self, labels: NDArray[np.object_], codes: list[NDArray], counts: list[NDArray[np.int64]]
+    ) -> None:
+        self.labels = labels
+        self.codes = codes
+        self.count = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+        self.row_of: list[NDArray[np.int64]] = []
+        self._sets: NDArray[np.object_] | None = None
+        # (codes per length, item labels) as the compiled kernel made them: sets() in C.
+        self._kernel_codes: tuple[list[bytearray], list[Hashable], Any] | None = None
+
+    @classmethod
+    def from_search(cls, found: local.FrequentItemsets, items: list[Hashable]) -> ItemsetTable:
+        """The table of the numpy search's itemsets, with ``row_of`` for :func:`derive_rules`."""
         # Only the frequent items' labels are boxed, in item-code order (the labels' order);
         # order_of_rank[r] is where the item of rank r sits among them.
         code = found.item_of_rank
         by_code = np.argsort(code)
         order_of_rank = np.empty_like(by_code)
         order_of_rank[by_code] = np.arange(len(by_code))
-        self.labels = _boxed([items[c] for c in code[by_code].tolist()])
-        self.codes: list[NDArray[np.int64]] = []
-        self.row_of: list[NDArray[np.int64]] = []
+        labels = _boxed([items[c] for c in code[by_code].tolist()])
+        all_codes: list[NDArray[np.int64]] = []
+        row_of: list[NDArray[np.int64]] = []
         counts: list[NDArray[np.int64]] = []
         rows = 0
         for length, level in enumerate(found.levels, start=1):
@@ -114,11 +128,28 @@ class ItemsetTable:
             row = np.empty(len(order), dtype=np.int64)
             row[order] = np.arange(rows, rows + len(order))
             rows += len(order)
-            self.row_of.append(row)
-            self.codes.append(codes[order])
+            row_of.append(row)
+            all_codes.append(codes[order])
             counts.append(level.count[order])
-        self.count = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
-        self._sets: NDArray[np.object_] | None = None
+        table = cls(labels, all_codes, counts)
+        table.row_of = row_of
+        return table
+
+    @classmethod
+    def from_kernel(
+        cls, kernel: Any, codes: list[bytearray], counts: list[bytearray], items: list[Hashable]
+    ) -> ItemsetTable:
+        """The table the compiled kernel made (item codes per length, in output order)."""
+        levels = [
+            np.frombuffer(block, dtype=np.int32).reshape(-1, length)
+            for length, block in enumerate(codes, start=1)
+        ]
+        frequent = np.sort(levels[0][:, 0]) if levels else np.zeros(0, dtype=np.int32)
+        labels = _boxed([items[c] for c in frequent.tolist()])
+        positions = [np.searchsorted(frequent, level).astype(np.int64) for level in levels]
+        table = cls(labels, positions, [np.frombuffer(block, dtype=np.int64) for block in counts])
+        table._kernel_codes = (codes, items, kernel)
+        return table
 
     def __len__(self) -> int:
         return len(self.count)
@@ -133,6 +164,12 @@ class ItemsetTable:
 
     def sets(self) -> NDArray[np.object_]:
         """One frozenset of labels per row, made once (rules share these objects)."""
+        if self._sets is None and self._kernel_codes is not None:
+            codes, items, kernel = self._kernel_codes
+            labels = items if isinstance(items, list) else list(items)
+            sets = np.empty(len(self.count), dtype=object)
+            sets[:] = kernel.frozensets(codes, labels)
+            self._sets = sets
         if self._sets is None:
             sets = np.empty(len(self.count), dtype=object)
             start = 0
@@ -291,9 +328,31 @@ def mine(
     if n_baskets == 0:
         raise ValueError("there are no baskets to mine")
     min_count = min_support_count(min_support, n_baskets)
+    kernel = _itemsets._fim
+    if kernel is not None:  # the compiled kernel: itemsets, their order and the rules in C
+        min_confidence, min_lift = thresholds if thresholds is not None else (0.0, None)
+        made = kernel.mine_rules(
+            np.ascontiguousarray(baskets.indptr, dtype=np.int64),
+            np.ascontiguousarray(baskets.indices, dtype=np.int32),
+            baskets.n_items,
+            min_count,
+            max_len or 0,
+            thresholds is not None,
+            min_confidence,
+            -1.0 if min_lift is None else min_lift,
+        )
+        itemsets = ItemsetTable.from_kernel(kernel, made["codes"], made["counts"], baskets.items)
+        rules = None
+        if thresholds is not None:
+            rules = RuleTable(
+                np.frombuffer(made["antecedents"], dtype=np.int64),
+                np.frombuffer(made["consequents"], dtype=np.int64),
+                np.frombuffer(made["metrics"], dtype=np.float64).reshape(len(RULE_METRICS), -1),
+            )
+        return Mined(n_baskets, baskets.n_items, min_count, itemsets, rules)
     found = local.mine_itemsets(
         baskets.indptr, baskets.indices, baskets.n_items, min_count, max_len
     )
-    itemsets = ItemsetTable(found, baskets.items)
+    itemsets = ItemsetTable.from_search(found, baskets.items)
     rules = None if thresholds is None else derive_rules(found, itemsets, n_baskets, *thresholds)
     return Mined(n_baskets, baskets.n_items, min_count, itemsets, rules)
