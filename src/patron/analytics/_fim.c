@@ -1015,10 +1015,51 @@ fail:
     return NULL;
 }
 
+PyDoc_STRVAR(remap_doc,
+             "remap(codes, code_of)\n--\n\n"
+             "Replace each code c in the int32 buffer codes by code_of[c], in place.");
+
+static PyObject *remap(PyObject *self, PyObject *args)
+{
+    PyObject *codes_obj, *code_of_obj;
+    if (!PyArg_ParseTuple(args, "OO", &codes_obj, &code_of_obj)) return NULL;
+    Py_buffer codes_view, code_of_view;
+    if (PyObject_GetBuffer(codes_obj, &codes_view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS |
+                                                       PyBUF_FORMAT) < 0)
+        return NULL;
+    if (codes_view.itemsize != 4) {
+        PyBuffer_Release(&codes_view);
+        PyErr_SetString(PyExc_TypeError, "codes must hold 4-byte integers");
+        return NULL;
+    }
+    if (get_buffer(code_of_obj, &code_of_view, 4, "code_of") < 0) {
+        PyBuffer_Release(&codes_view);
+        return NULL;
+    }
+    int32_t *codes = codes_view.buf;
+    const int32_t *code_of = code_of_view.buf;
+    Py_ssize_t n = codes_view.len / 4, n_codes = code_of_view.len / 4, bad = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (codes[i] < 0 || codes[i] >= n_codes) {
+            bad = 1;
+            break;
+        }
+        codes[i] = code_of[codes[i]];
+    }
+    PyBuffer_Release(&codes_view);
+    PyBuffer_Release(&code_of_view);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "a code has no new code");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"mine", mine, METH_VARARGS, mine_doc},
     {"mine_rules", mine_rules, METH_VARARGS, mine_rules_doc},
     {"frozensets", frozensets, METH_VARARGS, frozensets_doc},
+    {"remap", remap, METH_VARARGS, remap_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
-from collections.abc import Callable, Hashable, Iterable, Sequence
-from itertools import islice
+from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +18,8 @@ from numpy.typing import NDArray
 
 from patron.analytics import _basket_lines
 from patron.analytics._baskets import EncodedBaskets
+from patron.analytics._plain import csv_field as _csv_field
+from patron.analytics._plain import write_rows as _write_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -117,13 +117,6 @@ def _csv_text(items: Any) -> str:
     return _csv_field(_json_text(items))
 
 
-def _csv_field(text: str) -> str:
-    """``text`` as Python's ``csv`` module writes a field (minimal quoting, ``"`` doubled)."""
-    if any(mark in text for mark in (",", '"', "\r", "\n")):
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
 def _float_texts(numbers: NDArray[np.float64]) -> list[str]:
     """``repr`` of each number (as the ``csv`` module writes floats), empty for NaN; formatted
     once per distinct value (by bit pattern, so ``-0.0`` stays apart): a rule table repeats its
@@ -133,16 +126,6 @@ def _float_texts(numbers: NDArray[np.float64]) -> list[str]:
         ["" if v != v else repr(v) for v in bits.view(np.float64).tolist()], dtype=object
     )
     return texts[inverse.reshape(-1)].tolist()
-
-
-def _write_rows(path: Path, header: Sequence[str], columns: list[list[str]]) -> None:
-    """Columns of CSV fields (quoted already) as rows, a header first: one join per row, which
-    is what ``csv.writer`` does, without its per-field checks."""
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        handle.write(",".join(_csv_field(name) for name in header) + os.linesep)
-        rows = map(",".join, zip(*columns, strict=True))
-        while chunk := list(islice(rows, 1 << 16)):  # a few megabytes of text at a time
-            handle.write(os.linesep.join(chunk) + os.linesep)
 
 
 def _write_csv(frame: pd.DataFrame, path: Path, set_columns: tuple[Hashable, ...]) -> None:

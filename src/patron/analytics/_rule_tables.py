@@ -9,8 +9,6 @@ The definitions of the metrics are in :mod:`patron.analytics.rules`.
 from __future__ import annotations
 
 import json
-import math
-import numbers
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from itertools import pairwise
@@ -21,58 +19,11 @@ from numpy.typing import NDArray
 
 from patron.analytics import _itemsets
 from patron.analytics._baskets import EncodedBaskets
+from patron.analytics._rule_params import RULE_METRICS as RULE_METRICS
+from patron.analytics._rule_params import check_max_len as check_max_len
+from patron.analytics._rule_params import check_thresholds as check_thresholds
+from patron.analytics._rule_params import min_support_count as min_support_count
 from patron.analytics.engines import local
-
-RULE_METRICS = (
-    "antecedent_support",
-    "consequent_support",
-    "support",
-    "confidence",
-    "lift",
-    "leverage",
-    "conviction",
-)
-
-
-def min_support_count(min_support: float | int, n_baskets: int) -> int:
-    """The smallest basket count that meets ``min_support``.
-
-    An integer (``>= 1``) is already a count. A float in ``(0, 1]`` is a fraction: the result is
-    the smallest ``c`` with ``c / n_baskets >= min_support`` evaluated in floating point (the
-    test that defines a frequent itemset). ``ceil(min_support * n_baskets)`` is not always it:
-    ``0.28 * 25`` is ``7.000000000000001``, yet 7 of 25 baskets have support 0.28.
-    """
-    if isinstance(min_support, bool) or not isinstance(min_support, numbers.Real):
-        raise TypeError(f"min_support must be a number, got {min_support!r}")
-    if isinstance(min_support, numbers.Integral):
-        if min_support < 1:
-            raise ValueError(f"min_support as a count must be at least 1, got {min_support}")
-        return int(min_support)
-    fraction = float(min_support)
-    if not 0.0 < fraction <= 1.0:
-        raise ValueError(f"min_support as a fraction must be in (0, 1], got {min_support}")
-    count = max(1, math.ceil(fraction * n_baskets))
-    while count > 1 and (count - 1) / n_baskets >= fraction:
-        count -= 1
-    while count / n_baskets < fraction:
-        count += 1
-    return count
-
-
-def check_max_len(max_len: int | None) -> None:
-    if max_len is None:
-        return
-    if isinstance(max_len, bool) or not isinstance(max_len, numbers.Integral) or max_len < 1:
-        raise ValueError(f"max_len must be None or an integer >= 1, got {max_len!r}")
-
-
-def check_thresholds(min_confidence: float, min_lift: float | None) -> tuple[float, float | None]:
-    confidence = float(min_confidence)
-    if not 0.0 <= confidence <= 1.0:
-        raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
-    if min_lift is not None and not float(min_lift) >= 0.0:
-        raise ValueError(f"min_lift must be None or >= 0, got {min_lift}")
-    return confidence, None if min_lift is None else float(min_lift)
 
 
 def _boxed(items: list[Hashable]) -> NDArray[np.object_]:

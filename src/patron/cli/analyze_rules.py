@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -77,17 +77,12 @@ def _fail(message: str, code: int) -> NoReturn:
 
 def parse_min_support(text: str) -> float | int:
     """A fraction when the text has a '.', an exponent or a value below 1; else a count."""
+    from patron.analytics._rule_params import parse_min_support as parse
+
     try:
-        value = float(text)
-    except ValueError:
-        _fail(f"--min-support must be a number, got {text!r}", common.EXIT_USAGE)
-    if any(mark in text.lower() for mark in (".", "e")) or value < 1:
-        if not 0.0 < value <= 1.0:
-            _fail(f"--min-support as a fraction must be in (0, 1], got {text}", common.EXIT_USAGE)
-        return value
-    if not value.is_integer():
-        _fail(f"--min-support as a count must be an integer, got {text}", common.EXIT_USAGE)
-    return int(value)
+        return parse(text)
+    except ValueError as exc:
+        _fail(str(exc), common.EXIT_USAGE)
 
 
 def _check_output(output: Path) -> None:
@@ -101,24 +96,16 @@ def _check_output(output: Path) -> None:
         _fail(f"cannot write {output}: the folder {output.parent} does not exist", common.EXIT_IO)
 
 
-@contextmanager
-def _step(progress: Progress, description: str) -> Iterator[None]:
-    task = progress.add_task(description, total=None)
-    yield
-    progress.update(task, total=1, completed=1)
+def _step(progress: Progress, description: str) -> AbstractContextManager[None]:
+    from patron.cli.rules_report import step
+
+    return step(progress, description)
 
 
 def _progress() -> Progress:
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from patron.cli.rules_report import progress_bars
 
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=common.stderr,
-        transient=True,
-        disable=not common.stderr.is_terminal,  # no bars in pipes, logs or tests
-    )
+    return progress_bars(common.stderr)
 
 
 def _read(path: Path, what: str, reader: Callable[[], Any]) -> Any:
@@ -210,31 +197,10 @@ def _write_mined(mined: Mined, output: Path) -> None:
         _write(rule_frame(mined.itemsets, mined.rules), output, ("antecedents", "consequents"))
 
 
-def _label(items: Iterable[Any]) -> str:
-    return escape(", ".join(sorted(str(item) for item in items)))
-
-
 def _rule_table(rows: Iterable[tuple[Any, Any, float, float, float]]) -> Table:
-    """The strongest rules: (antecedents, consequents, support, confidence, lift) each."""
-    from rich.table import Table
+    from patron.cli.rules_report import rule_table
 
-    table = Table(
-        "antecedents",
-        "consequents",
-        "support",
-        "confidence",
-        "lift",
-        title="Strongest rules (by lift)",
-    )
-    for antecedents, consequents, support, confidence, lift in rows:
-        table.add_row(
-            _label(antecedents),
-            _label(consequents),
-            f"{support:.4f}",
-            f"{confidence:.3f}",
-            f"{lift:.2f}",
-        )
-    return table
+    return rule_table(rows)
 
 
 def _strongest(mined: Mined, n: int = 10) -> list[tuple[Any, Any, float, float, float]]:
@@ -303,12 +269,19 @@ def _itemsets(
     if json_output:
         common.print_json(summary)
         return
-    found = f"{summary['itemsets']:,} frequent itemsets"
-    if mined.rules is not None:
-        found += f", {len(mined.rules):,} rules"
+    from patron.cli.rules_report import summary_line
+
+    n_rules = None if mined.rules is None else len(mined.rules)
     common.stdout.print(
-        f"{mined.n_baskets:,} baskets, {mined.n_items:,} items, min support {support} "
-        f"({mined.min_count:,} baskets): {found} → {escape(str(output))}",
+        summary_line(
+            mined.n_baskets,
+            mined.n_items,
+            support,
+            mined.min_count,
+            len(mined.itemsets),
+            n_rules,
+            str(output),
+        ),
         highlight=False,
     )
     if mined.rules is not None and len(mined.rules):

@@ -1,0 +1,164 @@
+"""From a basket file to a CSV of itemsets or rules without numpy: the command line's fast path.
+
+``patron analyze rules --baskets FILE --output OUT.csv`` spends most of a small file's run
+starting up; numpy and pandas alone take longer to import than Groceries takes to mine. Here the
+file is read with ``str.split`` and one hash table over the labels, the compiled kernel
+(:mod:`patron.analytics._fim`) mines, orders and derives the rules, exactly as the library does
+(the tests compare the files byte for byte), and the CSV is written from Python lists.
+Nothing here imports numpy; without the compiled kernel the caller takes the library's path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from array import array
+from collections.abc import Sequence
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from patron.analytics._rule_params import RULE_METRICS
+
+
+def csv_field(text: str) -> str:
+    """``text`` as Python's ``csv`` module writes a field (minimal quoting, ``"`` doubled)."""
+    if any(mark in text for mark in (",", '"', "\r", "\n")):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def write_rows(path: Path, header: Sequence[str], columns: list[list[str]]) -> None:
+    """Columns of CSV fields (quoted already) as rows, a header first: one join per row, which
+    is what ``csv.writer`` does, without its per-field checks."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(",".join(csv_field(name) for name in header) + os.linesep)
+        rows = map(",".join, zip(*columns, strict=True))
+        while chunk := list(islice(rows, 1 << 16)):  # a few megabytes of text at a time
+            handle.write(os.linesep.join(chunk) + os.linesep)
+
+
+def float_texts(values: list[float]) -> list[str]:
+    """``repr`` of each number, made once per distinct value (a rule table repeats its
+    supports many times). The metrics are positive or, for leverage, any sign but never
+    ``-0.0`` (a difference of equal numbers is ``+0.0``), and never NaN, so equal numbers have
+    the same text."""
+    distinct = dict.fromkeys(values)
+    texts = dict(zip(distinct, map(repr, distinct), strict=True))
+    return list(map(texts.__getitem__, values))
+
+
+class PlainBaskets:
+    """Baskets as compressed sparse rows of item codes (``array``s), labels sorted."""
+
+    __slots__ = ("indices", "indptr", "labels")
+
+    def __init__(self, indptr: array, indices: array, labels: list[str]) -> None:
+        self.indptr = indptr
+        self.indices = indices
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+
+def read_lines(path: Path, sep: str, kernel: Any) -> PlainBaskets:
+    """A basket file as :func:`patron.analytics._io.read_basket_lines` reads it: lines end at
+    ``\\n``, ``\\r`` or ``\\r\\n``; items are kept as written; empty items are dropped, blank
+    lines skipped, a line of separators only is an empty basket; a repeat counts once."""
+    if not sep:
+        raise ValueError("the item separator must not be empty")
+    if "\n" in sep or "\r" in sep:
+        raise ValueError("the item separator cannot hold a line break")
+    text = path.read_bytes().decode("utf-8")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    first: dict[str, int] = {}
+    code = first.setdefault
+    indices = array("i")
+    indptr = array("q", [0])
+    for line in text.split("\n"):
+        if line:  # an empty line is one empty token: no basket
+            indices.extend({code(item, len(first)) for item in line.split(sep) if item})
+            indptr.append(len(indices))
+    del text
+    labels = list(first)
+    order = sorted(range(len(labels)), key=labels.__getitem__)
+    code_of = array("i", bytes(4 * len(labels)))
+    for new, old in enumerate(order):
+        code_of[old] = new
+    kernel.remap(indices, code_of)
+    return PlainBaskets(indptr, indices, [labels[old] for old in order])
+
+
+class PlainMined:
+    """What the kernel found, as Python lists: itemsets in output order (``codes[r]`` the item
+    codes of row ``r``, ``counts[r]`` its baskets) and, when asked for, the rules (rows of the
+    itemsets and the seven metrics, strongest first)."""
+
+    def __init__(self, made: dict[str, Any], baskets: PlainBaskets, min_count: int) -> None:
+        self.labels = baskets.labels
+        self.n_baskets = len(baskets)
+        self.min_count = min_count
+        self.codes: list[tuple[int, ...]] = []
+        for length, block in enumerate(made["codes"], start=1):
+            flat = memoryview(block).cast("i").tolist()
+            self.codes.extend(zip(*[iter(flat)] * length, strict=True))
+        self.counts = [c for block in made["counts"] for c in memoryview(block).cast("q").tolist()]
+        self.antecedents = memoryview(made["antecedents"]).cast("q").tolist()
+        self.consequents = memoryview(made["consequents"]).cast("q").tolist()
+        flat = memoryview(made["metrics"]).cast("d").tolist()
+        n = len(self.antecedents)
+        self.metrics = [flat[m * n : (m + 1) * n] for m in range(len(RULE_METRICS))]
+
+    def items_of(self, row: int) -> list[str]:
+        return [self.labels[code] for code in self.codes[row]]
+
+    def texts(self) -> list[str]:
+        """Each itemset as a CSV field holding the JSON array of its labels, sorted (the labels
+        are sorted, so ascending codes are sorted labels)."""
+        quoted: dict[int, str] = {}
+        texts = []
+        for codes in self.codes:
+            for code in codes:
+                if code not in quoted:
+                    quoted[code] = json.dumps(self.labels[code], ensure_ascii=False)
+            texts.append(csv_field("[" + ", ".join([quoted[code] for code in codes]) + "]"))
+        return texts
+
+    def write_csv(self, path: Path, rules: bool) -> None:
+        """As :func:`patron.analytics._io.write_mined_csv` writes the library's tables."""
+        texts = self.texts()
+        if not rules:
+            supports = [count / float(self.n_baskets) for count in self.counts]
+            columns = [texts, float_texts(supports), list(map(str, self.counts))]
+            write_rows(path, ["itemset", "support", "count"], columns)
+            return
+        columns = [
+            [texts[row] for row in self.antecedents],
+            [texts[row] for row in self.consequents],
+        ]
+        columns += [float_texts(values) for values in self.metrics]
+        write_rows(path, ["antecedents", "consequents", *RULE_METRICS], columns)
+
+
+def mine_file(
+    kernel: Any,
+    baskets: PlainBaskets,
+    min_count: int,
+    max_len: int | None,
+    thresholds: tuple[float, float | None] | None,
+) -> PlainMined:
+    """Mine ``baskets`` with the compiled kernel: the itemsets and, given ``(min_confidence,
+    min_lift)``, the rules."""
+    min_confidence, min_lift = thresholds if thresholds is not None else (0.0, None)
+    made = kernel.mine_rules(
+        baskets.indptr,
+        baskets.indices,
+        len(baskets.labels),
+        min_count,
+        max_len or 0,
+        thresholds is not None,
+        min_confidence,
+        -1.0 if min_lift is None else min_lift,
+    )
+    return PlainMined(made, baskets, min_count)
