@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import uuid
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from patron.analytics.rfm import RFM_COLUMNS, quintile_scores, rfm
+
+rfm_module = importlib.import_module("patron.analytics.rfm")
 
 
 def _transactions():
@@ -175,3 +179,59 @@ def test_scores_equal_pandas_qcut_of_first_ranks(seed):
     # The most recent customers score 5.
     assert full.loc[full["recency"].idxmin(), "r_score"] == 5
     assert full.loc[full["recency"].idxmax(), "r_score"] == 1
+
+
+def _uuid_orders(seed, n=3000, customers=400):
+    """Orders with UUID text ids; some orders have several lines, one order id is shared by two
+    customers, and one customer id is not ASCII (same length in bytes)."""
+    rng = np.random.default_rng(seed)
+    names = np.array([str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(customers)])
+    names[0] = "é" + names[0][2:]  # 36 bytes in UTF-8, sorts after every hex digit
+    orders = np.array([str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(n)])
+    orders[1::7] = orders[0::7][: len(orders[1::7])]  # order lines: an order on two rows
+    who = rng.integers(0, customers, n)
+    who[1::7] = who[0::7][: len(who[1::7])]
+    orders[-1] = orders[-3]  # the same order id for two customers (if they differ)
+    return pd.DataFrame(
+        {
+            "customer_id": names[who],
+            "order_id": orders,
+            "ordered_at": pd.Timestamp("2024-01-01", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 400 * 86_400, n), unit="s"),
+            "amount": rng.gamma(2.0, 40.0, n).round(2),
+        }
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("dtype", [object, str, "string[pyarrow]", "string[python]"])
+def test_text_ids_of_one_length_give_the_table_of_the_general_path(monkeypatch, seed, dtype):
+    frame = _uuid_orders(seed)
+    typed = frame.astype({"customer_id": dtype, "order_id": dtype})
+    fast = rfm(typed, as_of="2025-03-01")
+    by_days = rfm(typed, as_of="2025-03-01", order_col=None)
+    monkeypatch.setattr(rfm_module, "_text_bytes", lambda values: None)  # the general path
+    pd.testing.assert_frame_equal(fast, rfm(frame, as_of="2025-03-01"), check_exact=True)
+    pd.testing.assert_frame_equal(
+        by_days, rfm(frame, as_of="2025-03-01", order_col=None), check_exact=True
+    )
+    assert fast.index.tolist() == sorted(frame["customer_id"].unique())
+    grouped = frame.groupby("customer_id")
+    assert fast["frequency"].tolist() == grouped["order_id"].nunique().tolist()
+
+
+def test_unique_order_ids_and_hash_collisions_count_the_same(monkeypatch):
+    frame = _uuid_orders(2).drop_duplicates("order_id").astype({"order_id": str})
+    expected = rfm(frame, as_of="2025-03-01")
+    grouped = frame.groupby("customer_id")
+    assert expected["frequency"].tolist() == grouped.size().tolist()
+    # Every value hashing alike: the byte comparison catches it and the values are factorised.
+    monkeypatch.setattr(rfm_module, "_hash_rows", lambda rows: np.zeros(len(rows), dtype=np.uint64))
+    pd.testing.assert_frame_equal(rfm(frame, as_of="2025-03-01"), expected, check_exact=True)
+
+
+def test_text_ids_of_several_lengths_and_mixed_values():
+    frame = _transactions().assign(customer_id=["al", "al", "al", "bob", "c", "c"])
+    assert rfm(frame, as_of="2024-03-11").index.tolist() == ["al", "bob", "c"]
+    mixed = _transactions().assign(order_id=["1", "1", 2, 3, b"4", "5"])
+    assert rfm(mixed, as_of="2024-03-11")["frequency"].tolist() == [2, 1, 2]

@@ -22,6 +22,7 @@ from collections.abc import Hashable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 RFM_COLUMNS = (
     "recency",
@@ -133,16 +134,33 @@ def rfm(
     # numbers them): the same groups in the same order, without hashing the keys per aggregate.
     codes, customers = _factorize(frame[customer_col], sort=True)
     day_numbers = _day_numbers(days)
-    keyed = pd.DataFrame({"day": day_numbers, "amount": amounts.to_numpy()})
-    grouped = keyed.groupby(codes, sort=True)
+    last_day = np.full(len(customers), np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last_day, codes, day_numbers)
+    # pandas' compensated sum, grouped by the codes as categories (not hashed again).
+    groups = pd.Categorical.from_codes(codes, categories=pd.RangeIndex(len(customers)))
+    amount_sums = pd.Series(amounts.to_numpy()).groupby(groups, observed=True, sort=True).sum()
     purchases = frame[order_col] if order_col is not None else pd.Series(day_numbers)
     cutoff_day = int(_day_numbers(pd.Series([cutoff]))[0]) if len(frame) else 0
-    return rfm_from_totals(
-        customers.rename(customer_col),
-        recency=cutoff_day - grouped["day"].max().to_numpy(),
-        frequency=_distinct_per_group(codes, purchases, len(customers)),
-        monetary_total=grouped["amount"].sum().to_numpy(),  # pandas' compensated sum
+    recency = cutoff_day - last_day
+    frequency = _distinct_per_group(codes, purchases, len(customers))
+    monetary_total = amount_sums.to_numpy()
+    if customer_col is None or not (customers.dtype == _TEXT or customers.dtype.kind in "iuf"):
+        return rfm_from_totals(
+            customers.rename(customer_col),
+            recency=recency,
+            frequency=frequency,
+            monetary_total=monetary_total,
+        )
+    # Text and numbers come sorted and distinct from _factorize: skip rfm_from_totals' checks.
+    table = pd.DataFrame(
+        {
+            "recency": recency.astype(np.int64),
+            "frequency": frequency.astype(np.int64),
+            "monetary_total": monetary_total.astype(np.float64),
+        },
+        index=customers.rename(customer_col),
     )
+    return _scored(table)
 
 
 _TEXT = pd.Index(np.array([""], dtype=object)).dtype  # what pandas makes of Python strings
@@ -151,9 +169,16 @@ _TEXT = pd.Index(np.array([""], dtype=object)).dtype  # what pandas makes of Pyt
 def _factorize(values: pd.Series, *, sort: bool = False) -> tuple[np.ndarray, pd.Index]:
     """Codes 0…n-1 and the distinct values, as ``groupby`` numbers them (sorted with ``sort``).
 
-    Text columns are factorised as they are stored (pyarrow strings hash without making a
-    Python object per row); anything else as a NumPy array, as ``groupby`` would.
+    Text of one length in bytes (UUIDs, hex digests, fixed-width codes) is coded from its bytes
+    (:func:`_code_rows`); other text is factorised as it is stored (pyarrow strings hash without
+    making a Python object per row), anything else as a NumPy array, as ``groupby`` would.
     """
+    text = _text_bytes(values)
+    coded = _code_rows(text[0], _hash_rows(text[0]), sort=sort) if text is not None else None
+    if text is not None and coded is not None:
+        codes, first = coded
+        uniques = pd.Index(pd.array(text[1].take(first), dtype=_TEXT))
+        return codes, uniques
     if isinstance(values.dtype, pd.StringDtype) and len(values):
         codes, uniques = values.factorize(sort=sort)
         if uniques.dtype != _TEXT:
@@ -161,6 +186,89 @@ def _factorize(values: pd.Series, *, sort: bool = False) -> tuple[np.ndarray, pd
         return np.asarray(codes), pd.Index(uniques)
     codes, uniques = pd.factorize(values.to_numpy(), sort=sort)
     return codes, pd.Index(uniques)
+
+
+def _text_bytes(values: pd.Series) -> tuple[np.ndarray, pa.Array] | None:
+    """When every value is text of the same length in bytes: each value's UTF-8 bytes as a row
+    of a ``uint8`` matrix (padded with zero bytes to a multiple of 4 columns), and the values as
+    an Arrow array. Else ``None``."""
+    if not len(values):
+        return None
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        array = pa.array(values.array)
+    elif values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+        objects = values.to_numpy(dtype=object)
+        if pd.api.types.infer_dtype(objects, skipna=False) != "string":
+            return None  # not only str (bytes, numbers, missing values, a mixture)
+        try:
+            array = pa.array(objects, type=pa.large_string())
+        except (pa.ArrowException, UnicodeError):  # lone surrogates, say
+            return None
+    else:
+        return None
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.null_count or array.type not in (pa.string(), pa.large_string()):
+        return None
+    _, offsets_buffer, data_buffer = array.buffers()
+    offset_type = np.int64 if array.type == pa.large_string() else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=offset_type)
+    offsets = offsets[array.offset : array.offset + len(array) + 1].astype(np.int64)
+    width = int(offsets[1] - offsets[0])
+    if width == 0 or data_buffer is None or not (np.diff(offsets) == width).all():
+        return None
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    rows = data.reshape(len(array), width)
+    if width % 4:
+        padded = np.zeros((len(array), width + 4 - width % 4), dtype=np.uint8)
+        padded[:, :width] = rows
+        rows = padded
+    return rows, array
+
+
+def _hash_rows(rows: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row of bytes (a multiple of 4 of them): multiply-xorshift, eight
+    bytes at a time. Equal rows hash alike; different rows almost never do."""
+    width = rows.shape[1]
+    words = [rows[:, at : at + 8].view(np.uint64)[:, 0] for at in range(0, width - 7, 8)]
+    if width % 8:
+        words.append(rows[:, width - 4 :].view(np.uint32)[:, 0])
+    hashes = np.full(len(rows), 0x9E3779B97F4A7C15, dtype=np.uint64)
+    for word in words:
+        hashes ^= word
+        hashes *= np.uint64(0xFF51AFD7ED558CCD)
+        hashes ^= hashes >> np.uint64(32)
+    return hashes
+
+
+def _code_rows(
+    rows: np.ndarray, hashes: np.ndarray, *, sort: bool
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Codes of the rows of bytes, and the first row of each code, from the rows' hashes.
+
+    The hashes are factorised (integers hash far faster than strings); then every row is
+    compared byte for byte with the first row of its code, so the codes are exact: two different
+    rows hashing alike give ``None`` (factorise the values instead). Codes number the rows in
+    order of first appearance, or in sorted order with ``sort`` (UTF-8 bytes sort as the code
+    points do, that is as Python sorts strings).
+    """
+    codes, _ = pd.factorize(hashes.view(np.int64))
+    # Codes are numbered in order of first appearance: a row is first when its code is new.
+    seen = np.maximum.accumulate(codes)
+    new = np.concatenate(([True], codes[1:] > seen[:-1]))
+    first = np.flatnonzero(new)
+    again = np.flatnonzero(~new)  # rows whose value came before: compare them with the first
+    earlier = first[codes[again]]
+    later, before = np.take(rows, again, axis=0), np.take(rows, earlier, axis=0)
+    if not np.array_equal(later.view(np.uint32), before.view(np.uint32)):
+        return None  # two values hash alike
+    if sort:
+        width = rows.shape[1]
+        order = np.argsort(np.ascontiguousarray(rows[first]).view(f"S{width}")[:, 0], kind="stable")
+        rank = np.empty(len(order), dtype=codes.dtype)
+        rank[order] = np.arange(len(order), dtype=codes.dtype)
+        codes, first = rank[codes], first[order]
+    return codes, first
 
 
 def _day_numbers(days: pd.Series) -> np.ndarray:
@@ -171,9 +279,26 @@ def _day_numbers(days: pd.Series) -> np.ndarray:
 
 def _distinct_per_group(codes: np.ndarray, values: pd.Series, groups: int) -> np.ndarray:
     """How many distinct ``values`` each group (``codes`` 0…groups-1) has."""
-    value_codes, uniques = _factorize(values)
-    pairs = pd.unique(codes.astype(np.int64) * max(len(uniques), 1) + value_codes)
-    return np.bincount(pairs // max(len(uniques), 1), minlength=groups).astype(np.int64)
+    coded = None
+    text = _text_bytes(values)
+    if text is not None:
+        hashes = _hash_rows(text[0])
+        ordered = np.sort(hashes)
+        if not (ordered[1:] == ordered[:-1]).any():  # no two rows alike (one row per order)
+            return np.bincount(codes, minlength=groups).astype(np.int64)
+        coded = _code_rows(text[0], hashes, sort=False)
+    if coded is not None:
+        value_codes, count = coded[0], len(coded[1])
+    else:
+        value_codes, uniques = _factorize(values) if text is None else pd.factorize(values)
+        count = len(uniques)
+    # Usually each value (an order) belongs to one group (a customer): count the values by group.
+    group_of = np.zeros(count, dtype=np.int64)
+    group_of[value_codes] = codes
+    if np.array_equal(group_of[value_codes], codes):
+        return np.bincount(group_of, minlength=groups).astype(np.int64)
+    pairs = pd.unique(codes.astype(np.int64) * max(count, 1) + value_codes)
+    return np.bincount(pairs // max(count, 1), minlength=groups).astype(np.int64)
 
 
 def rfm_from_totals(
@@ -204,6 +329,12 @@ def rfm_from_totals(
         table = table.sort_index(kind="stable")
     if len(table) > 1 and (table.index[1:] == table.index[:-1]).any():  # sorted: side by side
         raise ValueError("each customer must appear once in the totals")
+    return _scored(table)
+
+
+def _scored(table: pd.DataFrame) -> pd.DataFrame:
+    """The RFM table from ``recency``, ``frequency`` and ``monetary_total``, one row per
+    customer, sorted by customer."""
     table["monetary_mean"] = table["monetary_total"] / table["frequency"]
     table["r_score"] = quintile_scores(table["recency"], higher_is_better=False)
     table["f_score"] = quintile_scores(table["frequency"])
