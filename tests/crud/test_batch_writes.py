@@ -16,7 +16,8 @@ from patron.customers.service import customers
 from patron.db.engine import Database
 from patron.errors import NotFound, PermissionDenied, ValidationFailed, VersionConflict
 from patron.events.models import Event
-from patron.sales.schemas import OrderCreate, ProductCreate
+from patron.sales.models import Product
+from patron.sales.schemas import OrderCreate, ProductCreate, ProductUpdate
 from patron.sales.service import orders, products
 from patron.security import audit
 from patron.security import service as security
@@ -197,3 +198,128 @@ def test_create_many_orders_checks_each_order_alone(db: Database) -> None:
             assert event.data["total_minor"] == 300
             assert event.data["lines"][0]["product_id"] == str(apple.id)
         assert audit.verify(session).intact
+
+
+def _product(sku: str) -> ProductCreate:
+    return ProductCreate(sku=sku, name=f"Product {sku}", price_minor=100, currency="EUR")
+
+
+def _refusal(result: object) -> tuple[str, str, str] | None:
+    if not isinstance(result, ValidationFailed):
+        return None
+    error = result.extra["errors"][0]
+    return error["field"], error["message"], error["code"]
+
+
+def test_create_many_refuses_a_unique_value_taken_before_or_earlier_in_the_batch(
+    db: Database,
+) -> None:
+    with db.unit_of_work() as session:
+        products.create(session, SYSTEM, _product("S1"))
+        with pytest.raises(ValidationFailed) as single:
+            products.create(session, SYSTEM, _product("S1"))
+        results = products.create_many(
+            session,
+            SYSTEM,
+            [_product("S1"), _product("S2"), _product("S2"), _product("S3"), _product("s1")],
+        )
+        duplicate = _refusal(single.value)
+        assert duplicate == ("sku", "Another product already has this sku.", "duplicate")
+        assert [_refusal(result) for result in results] == [
+            duplicate, None, duplicate, None, None,
+        ]  # fmt: skip
+        made = [result for result in results if isinstance(result, Product)]
+        assert [product.sku for product in made] == ["S2", "S3", "s1"]
+        for product in made:
+            (event,) = events_of(session, product.id)
+            assert event.type == "product.created"
+    with db.unit_of_work(write=False) as session:
+        skus = session.scalars(select(Product.sku).order_by(Product.sku)).all()
+        assert sorted(skus) == sorted(["S1", "S2", "S3", "s1"])
+
+
+def test_create_many_reports_one_refusal_per_order(db: Database) -> None:
+    """An order whose number and external id are both taken is refused once, for its number
+    (the order rules come first, as in ``create``)."""
+    with db.unit_of_work() as session:
+        customer = customers.create(session, SYSTEM, person("c1"))
+        apple = products.create(session, SYSTEM, _product("A1"))
+
+        def order(number: str, external_id: str) -> OrderCreate:
+            return OrderCreate(
+                customer_id=customer.id, number=number, currency="EUR", external_id=external_id,
+                lines=[{"product_id": apple.id, "quantity": 1}],
+            )  # fmt: skip
+
+        orders.create(session, SYSTEM, order("N1", "o1"))
+        results = orders.create_many(
+            session,
+            SYSTEM,
+            [order("N1", "o1"), order("N2", "o1"), order("N3", "o3"), order("N4", "o3")],
+        )
+        assert [_refusal(result) for result in results] == [
+            ("number", "An order with this number exists.", "duplicate"),
+            ("external_id", "Another order already has this external id.", "duplicate"),
+            None,
+            ("external_id", "Another order already has this external id.", "duplicate"),
+        ]
+
+
+def test_update_many_checks_unique_values_as_update_does_row_by_row(db: Database) -> None:
+    with db.unit_of_work() as session:
+        made = {sku: products.create(session, SYSTEM, _product(sku)) for sku in "abcdefg"}
+        ids = {sku: product.id for sku, product in made.items()}
+        session.flush()
+        results = products.update_many(
+            session,
+            SYSTEM,
+            [
+                (ids["a"], ProductUpdate(sku="a", name="Kept its own sku")),
+                (ids["d"], ProductUpdate(sku="e")),  # e's, which e gives up only later
+                (ids["e"], ProductUpdate(sku="x")),
+                (ids["c"], ProductUpdate(sku="e")),  # free now: e gave it up above
+                (ids["b"], ProductUpdate(sku="a")),  # a kept it
+                (ids["f"], ProductUpdate(sku="y")),
+                (ids["g"], ProductUpdate(sku="y")),  # f took it in this batch
+            ],
+        )
+        duplicate = ("sku", "Another product already has this sku.", "duplicate")
+        assert [_refusal(result) for result in results] == [
+            None, duplicate, None, None, duplicate, None, duplicate,
+        ]  # fmt: skip
+    with db.unit_of_work(write=False) as session:
+        now = {row.id: (row.sku, row.version) for row in session.scalars(select(Product))}
+        assert {sku: now[ids[sku]] for sku in "abcdefg"} == {
+            "a": ("a", 2), "b": ("b", 1), "c": ("e", 2), "d": ("d", 1), "e": ("x", 2),
+            "f": ("y", 2), "g": ("g", 1),
+        }  # fmt: skip
+
+
+def test_update_many_writes_a_customer_after_the_one_that_let_its_external_id_go(
+    db: Database,
+) -> None:
+    """Customers check their external ids themselves (``CustomerChecks``); the batch still
+    writes the change that frees an external id before the one that takes it."""
+    with db.unit_of_work() as session:
+        taker, first, second = (
+            customers.create(session, SYSTEM, person(k)) for k in ("k0", "k1", "k2")
+        )
+        session.flush()
+        results = customers.update_many(
+            session,
+            SYSTEM,
+            [
+                (first.id, CustomerUpdate(external_id="k2")),  # k2's, not given up yet
+                (second.id, CustomerUpdate(external_id="k3")),
+                (taker.id, CustomerUpdate(external_id="k2")),  # free now
+            ],
+        )
+        assert [_refusal(result) for result in results] == [
+            ("external_id", "Another customer already has this external id.", "duplicate"),
+            None,
+            None,
+        ]
+        ids = [taker.id, first.id, second.id]
+    with db.unit_of_work(write=False) as session:
+        held = {row.id: row.external_id for row in session.scalars(select(Customer))}
+        assert [held[record_id] for record_id in ids] == ["k2", "k1", "k3"]

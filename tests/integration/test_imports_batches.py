@@ -8,6 +8,7 @@ run that reports what the real run will.
 
 from __future__ import annotations
 
+import csv
 import uuid
 from pathlib import Path
 from typing import Any
@@ -292,3 +293,69 @@ def test_records_of_customers_are_written_in_batches(
             assert (won["amount_minor"], won["probability"]) == (120050, 50)
             assert won["closed_at"] is not None
         assert audit.verify(session).intact
+
+
+def errors_of(db: Database, import_id: Any) -> list[tuple[str, str, str]]:
+    with db.unit_of_work(write=False) as session:
+        error_file = session.get_one(ImportRun, import_id).error_file
+    if error_file is None:
+        return []
+    with Path(error_file).open(encoding="utf-8", newline="") as stream:
+        return [(row["row"], row["column"], row["reason"]) for row in csv.DictReader(stream)]
+
+
+@pytest.mark.parametrize("batch_size", [1_000, 2])
+def test_a_sku_named_twice_or_already_there_is_the_same_product(
+    db: Database, tmp_path: Path, batch_size: int
+) -> None:
+    """The sku is what a products import finds a product by (products have no external id; an
+    ``external_id`` column is not theirs and is left out), so a sku seen again — in the file, or
+    in the database — updates that product: nothing reaches the sku's unique constraint."""
+    run(db, tmp_path, "products", "sku,name,price,currency\nS1,Apple,1.50,EUR\n", batch_size=10)
+    content = (
+        "external_id,sku,name,price,currency\n"
+        "x1,S2,Pear,1.00,EUR\n"
+        "x2,S2,Pear two,1.00,EUR\n"  # the same sku under another external id
+        ",S2,Pear three,1.00,EUR\n"  # and without one
+        "x9,S1,Apple again,1.50,EUR\n"  # an existing product's sku under a new external id
+        "x3,S3,Quince,2.00,EUR\n"
+    )
+    report = run(db, tmp_path, "products", content, batch_size=batch_size)
+    assert {key: report[key] for key in COUNTS} == {
+        "created": 2, "updated": 3, "unchanged": 0, "rejected": 0,
+    }  # fmt: skip
+    assert errors_of(db, report["import_id"]) == []
+    with db.unit_of_work(write=False) as session:
+        stored = session.execute(select(Product.sku, Product.name, Product.version))
+        assert sorted(tuple(row) for row in stored) == [
+            ("S1", "Apple again", 2), ("S2", "Pear three", 3), ("S3", "Quince", 1),
+        ]  # fmt: skip
+
+
+@pytest.mark.parametrize("batch_size", [1_000, 2])
+def test_an_order_number_of_another_order_goes_to_the_error_file(
+    db: Database, tmp_path: Path, batch_size: int
+) -> None:
+    """A row naming the number of an order it is not (another external id) is refused with its
+    reason; the rest of its batch is written."""
+    run(db, tmp_path, "products", "sku,name,price,currency\nA1,Apple,1.50,EUR\n", batch_size=10)
+    with db.unit_of_work() as session:
+        customers.create(session, Principal.system(), CustomerCreate(name="Cora", external_id="c1"))
+    header = "order_id,number,customer_id,sku,quantity,currency\n"
+    run(db, tmp_path, "orders", header + "o1,N1,c1,A1,1,EUR\n", batch_size=10)
+    content = header + (
+        "o2,N2,c1,A1,1,EUR\n"
+        "o3,N1,c1,A1,2,EUR\n"  # o1's number
+        "o4,N2,c1,A1,1,EUR\n"  # o2's number, from this file
+        "o1,N1,c1,A1,1,EUR\n"  # o1 itself: its own number
+        "o5,N5,c1,A1,1,EUR\n"
+    )
+    report = run(db, tmp_path, "orders", content, batch_size=batch_size)
+    assert {key: report[key] for key in COUNTS} == {
+        "created": 2, "updated": 0, "unchanged": 1, "rejected": 2,
+    }  # fmt: skip
+    refused = ("number", "An order with this number exists.")
+    assert errors_of(db, report["import_id"]) == [("2", *refused), ("3", *refused)]
+    with db.unit_of_work(write=False) as session:
+        stored = session.execute(select(Order.external_id, Order.number))
+        assert sorted(tuple(row) for row in stored) == [("o1", "N1"), ("o2", "N2"), ("o5", "N5")]

@@ -53,6 +53,18 @@ def value_taken(
     return session.scalar(statement.limit(1)) is not None
 
 
+def value_owners(
+    session: Session, model: type[M], column: str, values: set[Any]
+) -> dict[Any, uuid.UUID]:
+    """The row of ``model`` holding each of ``values`` in the unique ``column`` that one holds
+    (``value_taken`` for a batch: one query)."""
+    if not values:
+        return {}
+    attribute = getattr(model, column)
+    statement = select(attribute, model.id).where(attribute.in_(values))  # type: ignore[attr-defined]
+    return {row[0]: row[1] for row in session.execute(statement)}
+
+
 def scoped_select(resource: Resource[M], principal: Principal) -> Select[tuple[M]]:
     statement = select(resource.model)
     if resource.scope is not None:

@@ -5,16 +5,20 @@ Services flush; they never commit. The request, command or job that called them 
 ``create_many`` and ``update_many`` apply the same rules to a batch of items (an import's batch):
 the same hooks, events and audit entries, with one flush for the batch instead of one per item.
 An item the rules refuse (``ValidationFailed``) comes back as that error and the others go
-ahead; any other error raises, as it would from ``create`` or ``update``.
+ahead; any other error raises, as it would from ``create`` or ``update``. That includes
+``unique_fields``: a value another record holds, or an earlier item of the batch took, refuses
+its item as it refuses ``create`` — asked once per field for the batch (``UniqueHolders``).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy import Index, UniqueConstraint
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
@@ -53,6 +57,86 @@ def _refuse_nulls(model: type[Base], values: dict[str, Any]) -> None:
         required = (column is not None and not column.nullable) or key in mapper.relationships
         if required:
             raise ValidationFailed.field(key, f"{key} cannot be empty.", "required")
+
+
+_NEW = uuid.UUID(int=0)  # holds a value for an item of the batch that has no id yet
+
+
+@cache
+def unique_columns(model: type[Base]) -> frozenset[str]:
+    """The attributes of ``model`` whose column holds each value once (a one-column unique
+    constraint or index)."""
+    mapper = sa_inspect(model)
+    table = mapper.local_table
+    single = {
+        next(iter(item.columns)).key
+        for item in (*table.constraints, *table.indexes)
+        if (isinstance(item, UniqueConstraint) or (isinstance(item, Index) and item.unique))
+        and len(item.columns) == 1
+    }
+    return frozenset(
+        key for key, column in mapper.columns.items() if column.unique or column.key in single
+    )
+
+
+class UniqueHolders:
+    """Who holds each value of the unique fields a batch names: the database asked once per
+    field (``IN`` over the batch's values), then kept up to date as the batch's items, in order,
+    take values and give them up — so each item is judged as ``create`` or ``update`` would
+    judge it, written one by one in the batch's order.
+
+    It also notes every value of a unique column an item gave up (``unique_fields`` or not: a
+    service may check some itself, as customers do their external ids), so that an item taking
+    one is written after the item that let it go: the database checks each row as it is
+    written, and a flush writes a batch's rows in no order of the batch's."""
+
+    def __init__(
+        self,
+        session: Session,
+        model: type[Base],
+        fields: Sequence[str],
+        rows: list[dict[str, Any]],
+    ) -> None:
+        self.holders = {
+            name: repository.value_owners(
+                session, model, name, {row[name] for row in rows if row.get(name) is not None}
+            )
+            for name in fields
+        }
+        self.watched = unique_columns(model) | set(fields)
+        self.given_up: set[tuple[str, Any]] = set()
+
+    def held(self, record: Any) -> dict[str, Any]:
+        """The record's values of the unique columns, to pass to ``take`` once it is changed."""
+        return {name: getattr(record, name) for name in self.watched}
+
+    def taken(self, values: dict[str, Any], record: Any | None) -> str | None:
+        """The first field whose value another record (or an earlier item) holds, or None."""
+        own = record.id if record is not None else None
+        for name, holders in self.holders.items():
+            value = values.get(name)
+            holder = holders.get(value) if value is not None else None
+            if holder is not None and holder != own:
+                return name
+        return None
+
+    def after_release(self, values: dict[str, Any]) -> bool:
+        """Whether the item takes a value an earlier item of the batch gave up."""
+        return any((name, values.get(name)) in self.given_up for name in self.watched)
+
+    def take(self, values: dict[str, Any], record: Any | None, old: dict[str, Any]) -> None:
+        """The item is written: it holds its new values, and gives up the ones it had (``old``)."""
+        own = record.id if record is not None else _NEW
+        for name in self.watched:
+            if name not in values or values[name] == old.get(name):
+                continue
+            previous, holders = old.get(name), self.holders.get(name, {})
+            if previous is not None:
+                self.given_up.add((name, previous))
+                if holders.get(previous) == own:
+                    del holders[previous]
+            if values[name] is not None and name in self.holders:
+                holders[values[name]] = own
 
 
 class CrudService(Generic[M]):
@@ -101,17 +185,25 @@ class CrudService(Generic[M]):
         return audit.AuditAction.UPDATE
 
     def _check_unique(self, session: Session, values: dict[str, Any], record: M | None) -> None:
-        noun = self.resource.event_name.replace("_", " ")
         for name in self.unique_fields:
             value = values.get(name)
             except_id = record.id if record is not None else None  # type: ignore[attr-defined]
             if value is not None and repository.value_taken(
                 session, self.resource.model, name, value, except_id
             ):
-                label = name.replace("_", " ")
-                raise ValidationFailed.field(
-                    name, f"Another {noun} already has this {label}.", "duplicate"
-                )
+                raise self._duplicate(name)
+
+    def _duplicate(self, name: str) -> ValidationFailed:
+        noun = self.resource.event_name.replace("_", " ")
+        label = name.replace("_", " ")
+        return ValidationFailed.field(
+            name, f"Another {noun} already has this {label}.", "duplicate"
+        )
+
+    def _unique_holders(self, session: Session, rows: list[Any]) -> UniqueHolders:
+        """``UniqueHolders`` for the rows of a batch that its rules let through."""
+        kept = [row for row in rows if not isinstance(row, ValidationFailed)]
+        return UniqueHolders(session, self.resource.model, self.unique_fields, kept)
 
     def event_data(self, record: M) -> dict[str, Any]:
         return self.read_schema.model_validate(record).model_dump(mode="json")
@@ -181,10 +273,17 @@ class CrudService(Generic[M]):
         rows = [data.model_dump(exclude_unset=False) for data in items]
         results: list[M | ValidationFailed] = []
         created: list[tuple[M, dict[str, Any]]] = []
-        for values in self.prepare_create_many(session, principal, rows):
+        prepared = self.prepare_create_many(session, principal, rows)
+        unique = self._unique_holders(session, prepared)
+        for values in prepared:
             if isinstance(values, ValidationFailed):
                 results.append(values)
                 continue
+            taken = unique.taken(values, None)
+            if taken is not None:
+                results.append(self._duplicate(taken))
+                continue
+            unique.take(values, None, {})
             record = self.resource.model(**values)
             results.append(record)
             created.append((record, values))
@@ -233,11 +332,19 @@ class CrudService(Generic[M]):
         prepared = self.prepare_update_many(
             session, principal, [(record, values) for _, record, values, _ in staged]
         )
+        unique = self._unique_holders(session, prepared)
         applied: list[tuple[M, dict[str, Any], list[str]]] = []
         for (index, record, _, data), values in zip(staged, prepared, strict=True):
             if isinstance(values, ValidationFailed):
                 results[index] = values
                 continue
+            taken = unique.taken(values, record)
+            if taken is not None:
+                results[index] = self._duplicate(taken)
+                continue
+            if unique.after_release(values):
+                session.flush()  # the earlier record lets the value go first
+            held = unique.held(record)
             before = audit.snapshot(record)
             changed = [key for key, value in values.items() if getattr(record, key) != value]
             for key in changed:
@@ -251,6 +358,7 @@ class CrudService(Generic[M]):
                     setattr(record, key, before[key])
                 results[index] = exc
                 continue
+            unique.take(values, record, held)
             if children and not changed:
                 record.updated_at = utcnow()  # type: ignore[attr-defined]
             changed.extend(children)
