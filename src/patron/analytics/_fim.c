@@ -490,16 +490,31 @@ static int by_output(const void *context, int64_t a, int64_t b)
 }
 
 typedef struct {
-    const double *lift, *confidence, *support;
+    const double *lift;       /* per rule */
+    const int64_t *antecedent; /* per rule: its row among the itemsets */
+    const int64_t *count_ac;   /* per rule: baskets holding both sides */
+    const int64_t *row_count;  /* per itemset row */
+    double total;              /* baskets */
 } ByStrength;
+
+/* A rule's confidence and support, computed as the rule table has them. */
+static double rule_confidence(const ByStrength *by, int64_t i)
+{
+    double support_ac = (double)by->count_ac[i] / by->total;
+    double support_a = (double)by->row_count[by->antecedent[i]] / by->total;
+    return (support_ac * by->total) / (support_a * by->total);
+}
 
 /* Strongest rules first: by lift, then confidence, then support, all descending. */
 static int by_strength(const void *context, int64_t a, int64_t b)
 {
     const ByStrength *by = context;
     if (by->lift[a] != by->lift[b]) return by->lift[a] > by->lift[b] ? -1 : 1;
-    if (by->confidence[a] != by->confidence[b]) return by->confidence[a] > by->confidence[b] ? -1 : 1;
-    if (by->support[a] != by->support[b]) return by->support[a] > by->support[b] ? -1 : 1;
+    double confidence_a = rule_confidence(by, a), confidence_b = rule_confidence(by, b);
+    if (confidence_a != confidence_b) return confidence_a > confidence_b ? -1 : 1;
+    double support_a = (double)by->count_ac[a] / by->total;
+    double support_b = (double)by->count_ac[b] / by->total;
+    if (support_a != support_b) return support_a > support_b ? -1 : 1;
     return 0;
 }
 
@@ -584,13 +599,12 @@ typedef struct {
 } Table;
 
 typedef struct {
-    int64_t *antecedent, *consequent;
-    double *support_a, *support_c, *support_ac, *confidence;
+    int64_t *antecedent, *consequent, *count_ac; /* rows of the sides; baskets with both */
+    double *lift;
     size_t size, capacity;
 } Rules;
 
-static int rules_add(Rules *rules, int64_t a, int64_t c, double sa, double sc, double sac,
-                     double confidence)
+static int rules_add(Rules *rules, int64_t a, int64_t c, int64_t count_ac, double lift)
 {
     if (rules->size == rules->capacity) {
         size_t capacity = rules->capacity ? 2 * rules->capacity : 4096;
@@ -599,23 +613,17 @@ static int rules_add(Rules *rules, int64_t a, int64_t c, double sa, double sc, d
         rules->antecedent = p;
         if (!(p = realloc(rules->consequent, capacity * 8))) return -1;
         rules->consequent = p;
-        if (!(p = realloc(rules->support_a, capacity * 8))) return -1;
-        rules->support_a = p;
-        if (!(p = realloc(rules->support_c, capacity * 8))) return -1;
-        rules->support_c = p;
-        if (!(p = realloc(rules->support_ac, capacity * 8))) return -1;
-        rules->support_ac = p;
-        if (!(p = realloc(rules->confidence, capacity * 8))) return -1;
-        rules->confidence = p;
+        if (!(p = realloc(rules->count_ac, capacity * 8))) return -1;
+        rules->count_ac = p;
+        if (!(p = realloc(rules->lift, capacity * 8))) return -1;
+        rules->lift = p;
         rules->capacity = capacity;
     }
     size_t i = rules->size++;
     rules->antecedent[i] = a;
     rules->consequent[i] = c;
-    rules->support_a[i] = sa;
-    rules->support_c[i] = sc;
-    rules->support_ac[i] = sac;
-    rules->confidence[i] = confidence;
+    rules->count_ac[i] = count_ac;
+    rules->lift[i] = lift;
     return 0;
 }
 
@@ -641,8 +649,9 @@ typedef struct {
     Py_ssize_t n_tables;
     Table *tables; /* tables[k - 1]: itemsets of length k */
     Rules rules;
-    double *metrics; /* 7 rows of rules.size, in output order */
-    int64_t *antecedents, *consequents;
+    int64_t *order;     /* the rules, strongest first */
+    int64_t *row_count; /* per itemset row, over all lengths */
+    double total;       /* baskets */
 } Mined;
 
 static void free_mined(Mined *mined)
@@ -661,13 +670,10 @@ static void free_mined(Mined *mined)
     free(mined->tables);
     free(mined->rules.antecedent);
     free(mined->rules.consequent);
-    free(mined->rules.support_a);
-    free(mined->rules.support_c);
-    free(mined->rules.support_ac);
-    free(mined->rules.confidence);
-    free(mined->metrics);
-    free(mined->antecedents);
-    free(mined->consequents);
+    free(mined->rules.count_ac);
+    free(mined->rules.lift);
+    free(mined->order);
+    free(mined->row_count);
     free_search(&mined->search);
 }
 
@@ -839,7 +845,7 @@ static int mine_everything(Mined *mined, const int64_t *indptr, Py_ssize_t n_bas
                 if (!(confidence >= min_confidence)) continue;
                 if (min_lift >= 0 && !(confidence / support_c >= min_lift)) continue;
                 if (rules_add(&mined->rules, a_table->row_of[a_ids[i]], c_table->row_of[c_ids[i]],
-                              support_a, support_c, support_ac, confidence)) {
+                              table->count[i], confidence / support_c)) {
                     status = -1;
                     break;
                 }
@@ -849,49 +855,27 @@ static int mine_everything(Mined *mined, const int64_t *indptr, Py_ssize_t n_bas
         free(subsets);
         if (status) goto done;
     }
-    /* Metrics, strongest first; full ties keep the order the rules were made in. */
-    Rules *rules = &mined->rules;
-    size_t n = rules->size;
-    double *lift = malloc((n + 1) * sizeof(double));
-    int64_t *order = malloc((n + 1) * sizeof(int64_t));
-    mined->metrics = malloc((7 * n + 1) * sizeof(double));
-    mined->antecedents = malloc((n + 1) * sizeof(int64_t));
-    mined->consequents = malloc((n + 1) * sizeof(int64_t));
-    if (!lift || !order || !mined->metrics || !mined->antecedents || !mined->consequents) {
-        free(lift);
-        free(order);
+    /* Strongest first; full ties keep the order the rules were made in. */
+    size_t n = mined->rules.size;
+    mined->total = total;
+    mined->order = malloc((n + 1) * sizeof(int64_t));
+    mined->row_count = malloc(((size_t)row + 1) * sizeof(int64_t));
+    if (!mined->order || !mined->row_count) {
         status = -1;
         goto done;
     }
-    for (size_t i = 0; i < n; i++) {
-        lift[i] = rules->confidence[i] / rules->support_c[i];
-        order[i] = (int64_t)i;
+    for (Py_ssize_t k = 1, at = 0; k <= n_tables; k++) {
+        const Table *table = &mined->tables[k - 1];
+        memcpy(mined->row_count + at, table->counts, (size_t)table->n * sizeof(int64_t));
+        at += table->n;
     }
-    ByStrength by_strength_ = {lift, rules->confidence, rules->support_ac};
-    if (sort_by_strength(order, n, &by_strength_)) {
-        free(lift);
-        free(order);
+    for (size_t i = 0; i < n; i++) mined->order[i] = (int64_t)i;
+    ByStrength by = {mined->rules.lift, mined->rules.antecedent, mined->rules.count_ac,
+                     mined->row_count, total};
+    if (sort_by_strength(mined->order, n, &by)) {
         status = -1;
         goto done;
     }
-    double *metrics = mined->metrics;
-    for (size_t j = 0; j < n; j++) {
-        int64_t i = order[j];
-        double support_a = rules->support_a[i], support_c = rules->support_c[i];
-        double support_ac = rules->support_ac[i], confidence = rules->confidence[i];
-        volatile double product = support_a * support_c; /* no fused multiply-add */
-        mined->antecedents[j] = rules->antecedent[i];
-        mined->consequents[j] = rules->consequent[i];
-        metrics[j] = support_a;
-        metrics[n + j] = support_c;
-        metrics[2 * n + j] = support_ac;
-        metrics[3 * n + j] = confidence;
-        metrics[4 * n + j] = lift[i];
-        metrics[5 * n + j] = support_ac - product;
-        metrics[6 * n + j] = confidence < 1.0 ? (1.0 - support_c) / (1.0 - confidence) : HUGE_VAL;
-    }
-    free(lift);
-    free(order);
 done:
     free(item_count);
     free(item_of_rank);
@@ -954,12 +938,40 @@ static PyObject *mine_rules(PyObject *self, PyObject *args)
             PyList_SET_ITEM(codes, k - 1, bytes_of(table->codes, (size_t)table->n * k * 4));
             PyList_SET_ITEM(counts, k - 1, bytes_of(table->counts, (size_t)table->n * 8));
         }
-        size_t n = mined.rules.size;
+        size_t n = mined.order ? mined.rules.size : 0;
+        PyObject *antecedents = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(n * 8));
+        PyObject *consequents = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(n * 8));
+        PyObject *metrics_bytes = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(7 * n * 8));
+        if (antecedents && consequents && metrics_bytes && n) {
+            /* The metrics, in the operations and order the numpy path uses (mlxtend's). */
+            int64_t *a_rows = (int64_t *)PyByteArray_AS_STRING(antecedents);
+            int64_t *c_rows = (int64_t *)PyByteArray_AS_STRING(consequents);
+            double *metrics = (double *)PyByteArray_AS_STRING(metrics_bytes);
+            const Rules *rules = &mined.rules;
+            const double total = mined.total;
+            for (size_t j = 0; j < n; j++) {
+                int64_t i = mined.order[j];
+                int64_t a = rules->antecedent[i], c = rules->consequent[i];
+                double support_a = (double)mined.row_count[a] / total;
+                double support_c = (double)mined.row_count[c] / total;
+                double support_ac = (double)rules->count_ac[i] / total;
+                double confidence = (support_ac * total) / (support_a * total);
+                volatile double product = support_a * support_c; /* no fused multiply-add */
+                a_rows[j] = a;
+                c_rows[j] = c;
+                metrics[j] = support_a;
+                metrics[n + j] = support_c;
+                metrics[2 * n + j] = support_ac;
+                metrics[3 * n + j] = confidence;
+                metrics[4 * n + j] = rules->lift[i];
+                metrics[5 * n + j] = support_ac - product;
+                metrics[6 * n + j] =
+                    confidence < 1.0 ? (1.0 - support_c) / (1.0 - confidence) : HUGE_VAL;
+            }
+        }
         result = Py_BuildValue("{sNsNsNsNsNsn}", "codes", codes, "counts", counts,
-                               "antecedents", bytes_of(mined.antecedents, n * 8), "consequents",
-                               bytes_of(mined.consequents, n * 8), "metrics",
-                               bytes_of(mined.metrics, 7 * n * 8), "n_frequent",
-                               mined.search.n_frequent);
+                               "antecedents", antecedents, "consequents", consequents, "metrics",
+                               metrics_bytes, "n_frequent", mined.search.n_frequent);
     }
     free_mined(&mined);
     PyBuffer_Release(&indptr_view);

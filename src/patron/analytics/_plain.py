@@ -13,12 +13,15 @@ from __future__ import annotations
 import json
 import os
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from patron.analytics._rule_params import RULE_METRICS
+
+RULES_AT_ONCE = 1 << 12
+"""Rules turned into text at a time when writing a file."""
 
 
 def csv_field(text: str) -> str:
@@ -31,11 +34,18 @@ def csv_field(text: str) -> str:
 def write_rows(path: Path, header: Sequence[str], columns: list[list[str]]) -> None:
     """Columns of CSV fields (quoted already) as rows, a header first: one join per row, which
     is what ``csv.writer`` does, without its per-field checks."""
+    write_parts(path, header, [columns])
+
+
+def write_parts(path: Path, header: Sequence[str], parts: Iterable[list[list[str]]]) -> None:
+    """As :func:`write_rows`, the rows coming as parts, each a list of columns: only one part's
+    texts are held at a time."""
     with path.open("w", encoding="utf-8", newline="") as handle:
         handle.write(",".join(csv_field(name) for name in header) + os.linesep)
-        rows = map(",".join, zip(*columns, strict=True))
-        while chunk := list(islice(rows, 1 << 16)):  # a few megabytes of text at a time
-            handle.write(os.linesep.join(chunk) + os.linesep)
+        for columns in parts:
+            rows = map(",".join, zip(*columns, strict=True))
+            while chunk := list(islice(rows, 1 << 16)):  # a few megabytes of text at a time
+                handle.write(os.linesep.join(chunk) + os.linesep)
 
 
 def float_texts(values: list[float]) -> list[str]:
@@ -104,11 +114,13 @@ class PlainMined:
             flat = memoryview(block).cast("i").tolist()
             self.codes.extend(zip(*[iter(flat)] * length, strict=True))
         self.counts = [c for block in made["counts"] for c in memoryview(block).cast("q").tolist()]
-        self.antecedents = memoryview(made["antecedents"]).cast("q").tolist()
-        self.consequents = memoryview(made["consequents"]).cast("q").tolist()
-        flat = memoryview(made["metrics"]).cast("d").tolist()
+        # The rules stay in the kernel's buffers (Python numbers take 3-4 times the room) and
+        # are turned into text a part at a time.
+        self.antecedents = memoryview(made["antecedents"]).cast("q")
+        self.consequents = memoryview(made["consequents"]).cast("q")
+        metrics = memoryview(made["metrics"]).cast("d")
         n = len(self.antecedents)
-        self.metrics = [flat[m * n : (m + 1) * n] for m in range(len(RULE_METRICS))]
+        self.metrics = [metrics[m * n : (m + 1) * n] for m in range(len(RULE_METRICS))]
 
     def items_of(self, row: int) -> list[str]:
         return [self.labels[code] for code in self.codes[row]]
@@ -133,12 +145,17 @@ class PlainMined:
             columns = [texts, float_texts(supports), list(map(str, self.counts))]
             write_rows(path, ["itemset", "support", "count"], columns)
             return
-        columns = [
-            [texts[row] for row in self.antecedents],
-            [texts[row] for row in self.consequents],
-        ]
-        columns += [float_texts(values) for values in self.metrics]
-        write_rows(path, ["antecedents", "consequents", *RULE_METRICS], columns)
+        write_parts(path, ["antecedents", "consequents", *RULE_METRICS], self._rule_parts(texts))
+
+    def _rule_parts(self, texts: list[str]) -> Iterator[list[list[str]]]:
+        for start in range(0, len(self.antecedents), RULES_AT_ONCE):
+            part = slice(start, start + RULES_AT_ONCE)
+            columns = [
+                [texts[row] for row in self.antecedents[part].tolist()],
+                [texts[row] for row in self.consequents[part].tolist()],
+            ]
+            columns += [float_texts(values[part].tolist()) for values in self.metrics]
+            yield columns
 
 
 def mine_file(

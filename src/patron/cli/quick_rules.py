@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -91,15 +93,11 @@ def run(command: str, args: list[str]) -> int | None:
     if output.suffix.lower() != ".csv" or not output.parent.is_dir():
         return None
     started = time.perf_counter()
-    from rich.console import Console
-
     from patron.analytics import _plain
-    from patron.cli import rules_report
 
-    stderr = Console(stderr=True)
     thresholds = (min_confidence, min_lift) if command == "rules" else None
-    with rules_report.progress_bars(stderr) as progress:
-        with rules_report.step(progress, "Reading baskets"):
+    with _steps() as step:
+        with step("Reading baskets"):
             try:
                 baskets = _plain.read_lines(baskets_path, str(options.get("sep", ",")), _fim)
             except (OSError, ValueError):  # not found, not UTF-8, a bad separator: Typer says so
@@ -107,23 +105,35 @@ def run(command: str, args: list[str]) -> int | None:
         if len(baskets) == 0:
             return None
         min_count = min_support_count(support, len(baskets))
-        with rules_report.step(progress, "Mining frequent itemsets"):
+        with step("Mining frequent itemsets"):
             mined = _plain.mine_file(_fim, baskets, min_count, max_len, thresholds)
-        with rules_report.step(progress, f"Writing {output.name}"):
+        with step(f"Writing {output.name}"):
             try:
                 mined.write_csv(output, thresholds is not None)
             except OSError:
                 return None
+    n_baskets, n_items, n_itemsets = len(baskets), len(baskets.labels), len(mined.codes)
+    n_rules = len(mined.antecedents) if thresholds is not None else None
+    strongest = [
+        (
+            mined.items_of(mined.antecedents[j]),
+            mined.items_of(mined.consequents[j]),
+            mined.metrics[2][j],
+            mined.metrics[3][j],
+            mined.metrics[4][j],
+        )
+        for j in range(min(10, n_rules or 0))
+    ]
+    del baskets, mined  # freed before Rich is loaded to print: a lower peak
     summary: dict[str, Any] = {
         "command": command,
-        "baskets": len(baskets),
-        "items": len(baskets.labels),
+        "baskets": n_baskets,
+        "items": n_items,
         "min_support": support,
         "min_count": min_count,
         "max_len": max_len,
-        "itemsets": len(mined.codes),
+        "itemsets": n_itemsets,
     }
-    n_rules = len(mined.antecedents) if thresholds is not None else None
     if thresholds is not None:
         summary |= {"min_confidence": min_confidence, "min_lift": min_lift, "rules": n_rules}
     summary |= {"output": str(output), "seconds": round(time.perf_counter() - started, 3)}
@@ -131,27 +141,30 @@ def run(command: str, args: list[str]) -> int | None:
         sys.stdout.write(json.dumps(summary, default=str, indent=None) + "\n")
         sys.stdout.flush()
         return 0
+    from rich.console import Console
+
+    from patron.cli import rules_report
+
     stdout = Console()
     line = rules_report.summary_line(
-        len(baskets),
-        len(baskets.labels),
-        support,
-        min_count,
-        len(mined.codes),
-        n_rules,
-        str(output),
+        n_baskets, n_items, support, min_count, n_itemsets, n_rules, str(output)
     )
     stdout.print(line, highlight=False)
-    if n_rules:
-        strongest = [
-            (
-                mined.items_of(mined.antecedents[j]),
-                mined.items_of(mined.consequents[j]),
-                mined.metrics[2][j],
-                mined.metrics[3][j],
-                mined.metrics[4][j],
-            )
-            for j in range(min(10, n_rules))
-        ]
+    if strongest:
         stdout.print(rules_report.rule_table(strongest))
     return 0
+
+
+@contextmanager
+def _steps() -> Iterator[Callable[[str], AbstractContextManager[Any]]]:
+    """``step(description)``: a spinner for each step on a terminal, as the Typer command shows;
+    elsewhere nothing, and Rich is not even loaded."""
+    if not sys.stderr.isatty():
+        yield lambda description: nullcontext()
+        return
+    from rich.console import Console
+
+    from patron.cli import rules_report
+
+    with rules_report.progress_bars(Console(stderr=True)) as progress:
+        yield lambda description: rules_report.step(progress, description)

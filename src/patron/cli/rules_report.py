@@ -8,8 +8,6 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
-
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
@@ -25,6 +23,8 @@ def summary_line(
     n_rules: int | None,
     output: str,
 ) -> str:
+    from rich.markup import escape
+
     found = f"{n_itemsets:,} frequent itemsets"
     if n_rules is not None:
         found += f", {n_rules:,} rules"
@@ -35,6 +35,8 @@ def summary_line(
 
 
 def label(items: Iterable[Any]) -> str:
+    from rich.markup import escape
+
     return escape(", ".join(sorted(str(item) for item in items)))
 
 
