@@ -495,6 +495,7 @@ typedef struct {
     const int64_t *count_ac;   /* per rule: baskets holding both sides */
     const int64_t *row_count;  /* per itemset row */
     double total;              /* baskets */
+    const double *confidence;  /* per rule, when made ahead (else computed) */
 } ByStrength;
 
 /* A rule's confidence and support, computed as the rule table has them. */
@@ -510,11 +511,11 @@ static int by_strength(const void *context, int64_t a, int64_t b)
 {
     const ByStrength *by = context;
     if (by->lift[a] != by->lift[b]) return by->lift[a] > by->lift[b] ? -1 : 1;
-    double confidence_a = rule_confidence(by, a), confidence_b = rule_confidence(by, b);
+    double confidence_a = by->confidence ? by->confidence[a] : rule_confidence(by, a);
+    double confidence_b = by->confidence ? by->confidence[b] : rule_confidence(by, b);
     if (confidence_a != confidence_b) return confidence_a > confidence_b ? -1 : 1;
-    double support_a = (double)by->count_ac[a] / by->total;
-    double support_b = (double)by->count_ac[b] / by->total;
-    if (support_a != support_b) return support_a > support_b ? -1 : 1;
+    /* Supports are counts over one total: they order as the counts do (below 2**52). */
+    if (by->count_ac[a] != by->count_ac[b]) return by->count_ac[a] > by->count_ac[b] ? -1 : 1;
     return 0;
 }
 
@@ -568,6 +569,14 @@ static int sort_by_strength(int64_t *order, size_t n, const ByStrength *by)
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         while (j < n && keys[j] == keys[i]) j++;
+        if (j - i > 16) { /* a long run (many rules of one lift): merge sort it */
+            if (merge_sort(order + i, j - i, by_strength, by)) {
+                status = -1;
+                goto done;
+            }
+            i = j;
+            continue;
+        }
         for (size_t q = i + 1; q < j; q++) { /* insertion: stable, the runs are short */
             int64_t moving = order[q];
             size_t p = q;
@@ -596,6 +605,7 @@ typedef struct {
     int32_t *codes;    /* k codes per itemset, ascending, in output order */
     int64_t *counts;   /* counts in output order */
     int64_t *row_of;   /* id -> output row (over all lengths) */
+    int64_t *children; /* for lengths >= 2: the ids with prefix p start at children[p] */
 } Table;
 
 typedef struct {
@@ -628,19 +638,18 @@ static int rules_add(Rules *rules, int64_t a, int64_t c, int64_t count_ac, doubl
 }
 
 /* Id of the itemset of `table` (length >= 2) made of itemset `prefix` and rank `last`, or -1. */
-static int64_t find(const Table *table, Py_ssize_t n_frequent, int64_t prefix, int64_t last)
+static int64_t find(const Table *table, int64_t prefix, int64_t last)
 {
-    int64_t wanted = prefix * n_frequent + last;
-    Py_ssize_t low = 0, high = table->n;
+    /* The itemsets with this prefix are children[prefix] to children[prefix + 1], by last. */
+    int64_t low = table->children[prefix], high = table->children[prefix + 1];
     while (low < high) {
-        Py_ssize_t middle = low + (high - low) / 2;
-        int64_t key = table->prefix[middle] * n_frequent + table->last[middle];
-        if (key < wanted)
+        int64_t middle = low + (high - low) / 2;
+        if (table->last[middle] < last)
             low = middle + 1;
         else
             high = middle;
     }
-    if (low < table->n && table->prefix[low] * n_frequent + table->last[low] == wanted) return low;
+    if (low < table->children[prefix + 1] && table->last[low] == last) return low;
     return -1;
 }
 
@@ -666,6 +675,7 @@ static void free_mined(Mined *mined)
         free(table->codes);
         free(table->counts);
         free(table->row_of);
+        free(table->children);
     }
     free(mined->tables);
     free(mined->rules.antecedent);
@@ -763,6 +773,18 @@ static int mine_everything(Mined *mined, const int64_t *indptr, Py_ssize_t n_bas
             goto done;
         }
         const Table *shorter = k > 1 ? &mined->tables[k - 2] : NULL;
+        if (k > 1) { /* ids are in (prefix, last) order: each prefix's ids are one run */
+            table->children = calloc((size_t)shorter->n + 2, sizeof(int64_t));
+            if (table->children == NULL) {
+                free(codes);
+                free(order);
+                status = -1;
+                goto done;
+            }
+            for (size_t i = 0; i < n; i++) table->children[table->prefix[i] + 1]++;
+            for (Py_ssize_t p = 0; p < shorter->n; p++)
+                table->children[p + 1] += table->children[p];
+        }
         for (size_t i = 0; i < n; i++) {
             int32_t *ranks = table->ranks + i * k;
             if (k > 1) memcpy(ranks, shorter->ranks + table->prefix[i] * (k - 1), (k - 1) * 4);
@@ -822,7 +844,7 @@ static int mine_everything(Mined *mined, const int64_t *indptr, Py_ssize_t n_bas
                 if (rest == 0) {
                     subsets[mask][i] = rank;
                 } else {
-                    int64_t id = find(length, n_frequent, subsets[rest][i], rank);
+                    int64_t id = find(length, subsets[rest][i], rank);
                     if (id < 0) {
                         status = -3;
                         break;
@@ -871,11 +893,17 @@ static int mine_everything(Mined *mined, const int64_t *indptr, Py_ssize_t n_bas
     }
     for (size_t i = 0; i < n; i++) mined->order[i] = (int64_t)i;
     ByStrength by = {mined->rules.lift, mined->rules.antecedent, mined->rules.count_ac,
-                     mined->row_count, total};
-    if (sort_by_strength(mined->order, n, &by)) {
+                     mined->row_count, total, NULL};
+    double *confidence = malloc((n + 1) * sizeof(double));
+    if (confidence == NULL) {
         status = -1;
         goto done;
     }
+    for (size_t i = 0; i < n; i++) confidence[i] = rule_confidence(&by, (int64_t)i);
+    by.confidence = confidence;
+    status = sort_by_strength(mined->order, n, &by);
+    free(confidence);
+    if (status) goto done;
 done:
     free(item_count);
     free(item_of_rank);
