@@ -30,13 +30,13 @@ columns; :data:`PYFIM_SCRIPT`), both timed from start to exit.
 
 Time is, for a library call, the best of at least :data:`REPEAT` runs, more while they are quick
 (until :data:`MIN_SECONDS` are spent, at most :data:`MAX_RUNS` runs), fewer when one run takes
-longer than :data:`LONG_RUN` seconds; for a whole process, the best of :data:`REPEAT` runs.
-Memory is the peak resident set size of the process (interpreter and libraries included),
-measured alike for every side: for a library call, the peak while it runs, counted from when its input is ready (Linux ``clear_refs`` then ``VmHWM``: mlxtend's one-hot
-table counts, building it does not; Patron's reading of the file counts); for a whole process,
-its peak (``ru_maxrss``), which for mlxtend (:data:`MLXTEND_SCRIPT`, run once) includes building
-the one-hot frame from the file as its documentation does, for Patron (:data:`PATRON_SCRIPT`)
-reading the file.
+longer than :data:`LONG_RUN` seconds; for a whole process, the best of :data:`REPEAT` runs. Memory
+is the peak resident set size of the process (interpreter and libraries included), measured alike
+for every side: for a library call, the peak while it runs, counted from when its input is ready
+(Linux ``clear_refs`` then ``VmHWM``: mlxtend's one-hot table counts, building it does not;
+Patron's reading of the file counts); for a whole process, its peak (``ru_maxrss``), which for
+mlxtend (:data:`MLXTEND_SCRIPT`, run once) includes building the one-hot frame from the file as its
+documentation does, for Patron (:data:`PATRON_SCRIPT`) reading the file.
 """
 
 from __future__ import annotations
