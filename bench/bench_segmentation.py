@@ -24,7 +24,7 @@ segments, their members, customer insights, segmentation runs), untimed. Times a
 CPU time (all threads of the process) is reported beside them, as the machine may be shared.
 
 Run it alone: ``.venv/bin/python -m bench segmentation``. Build the database ahead with
-``.venv/bin/python bench/bench_segmentation.py --build``.
+``.venv/bin/python -m bench.bench_segmentation --build``.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+from bench.keys import kept_keys
 
 CUSTOMERS = 1_000_000
 SEED = 42
@@ -55,6 +57,7 @@ def cache_dir() -> Path:
 
 def database_path(customers: int = CUSTOMERS, seed: int = SEED) -> Path:
     """The demo database with ``customers`` customers, generated once and then reused."""
+    kept_keys(cache_dir())  # the database's personal fields are encrypted with these
     path = cache_dir() / f"segmentation-{customers}-seed{seed}.db"
     if path.exists():
         return path

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+from pathlib import Path
 
 
 def throwaway_keys() -> None:
@@ -18,3 +19,18 @@ def throwaway_keys() -> None:
         return f"{purpose}:bench{secrets.token_hex(2)}:{secret}"
 
     os.environ["PATRON_ENCRYPTION_KEYS"] = f"{key('data')},{key('index')}"
+
+
+def kept_keys(folder: Path) -> None:
+    """As :func:`throwaway_keys`, the keys kept in ``folder`` (beside a database kept between
+    runs, which later runs must read) and taken from there when they are."""
+    if os.environ.get("PATRON_ENCRYPTION_KEYS"):
+        return
+    path = folder / "encryption-keys.txt"
+    if path.exists():
+        os.environ["PATRON_ENCRYPTION_KEYS"] = path.read_text(encoding="utf-8").strip()
+        return
+    throwaway_keys()
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(os.environ["PATRON_ENCRYPTION_KEYS"], encoding="utf-8")
+    path.chmod(0o600)
