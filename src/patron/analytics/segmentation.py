@@ -147,9 +147,11 @@ def mean_silhouettes(points: NDArray[np.float64], labelings: list[NDArray[Any]])
     for start in range(0, n, _BLOCK_ROWS):
         stop = min(start + _BLOCK_ROWS, n)
         rows = np.arange(stop - start)
-        distances = cdist(points[start:stop], points)
-        distances[rows, rows + start] = 0.0
-        sums = np.asarray(indicators @ distances.T).T  # rows x clusters of every labelling
+        # Points x block rows: the layout the sparse product reads (the distance is symmetric
+        # to the bit, so this is the block's rows transposed, without the copy).
+        distances = cdist(points, points[start:stop])
+        distances[rows + start, rows] = 0.0
+        sums = np.asarray(indicators @ distances).T  # rows x clusters of every labelling
         for i, ((codes, freqs), offset) in enumerate(zip(encoded, offsets[:-1], strict=True)):
             per_cluster = sums[:, offset : offset + len(freqs)].copy()
             own = codes[start:stop]
