@@ -205,17 +205,6 @@ def _python_lines(path: Path, sep: str) -> list[list[str]]:
         return [[i for i in t.split(sep) if i] for t in (x.rstrip("\r\n") for x in handle) if t]
 
 
-def _count(support: float, n_baskets: int) -> int:
-    """The smallest basket count meeting ``support``, as Patron's ``min_support_count`` has it
-    (repeated here so that the pyfim child loads nothing of Patron's)."""
-    count = max(1, math.ceil(support * n_baskets))
-    while count > 1 and (count - 1) / n_baskets >= support:
-        count -= 1
-    while count / n_baskets < support:
-        count += 1
-    return count
-
-
 def _patron(
     path: Path, sep: str, support: float, from_file: bool
 ) -> tuple[Callable[[], Any], Callable[..., Any]]:
@@ -289,9 +278,11 @@ def _mlxtend(
 def _pyfim(path: Path, sep: str, support: float) -> tuple[Callable[[], Any], Callable[..., Any]]:
     import fim
 
+    from patron.analytics._rule_params import min_support_count  # plain Python, no numpy
+
     def job() -> Any:
         baskets = _python_lines(path, sep)
-        count = _count(support, len(baskets))
+        count = min_support_count(support, len(baskets))
         rules = fim.fpgrowth(
             baskets, target="r", supp=-count, conf=0, zmin=2, report="abhc", mode="o"
         )

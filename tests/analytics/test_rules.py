@@ -14,7 +14,7 @@ from mlxtend.frequent_patterns import apriori, association_rules, fpgrowth
 from mlxtend.preprocessing import TransactionEncoder
 from sklearn.base import clone
 
-from patron.analytics import _basket_lines, _itemsets
+from patron.analytics import _basket_lines, _itemsets, _rule_tables
 from patron.analytics._baskets import encode_baskets
 from patron.analytics._io import read_basket_lines, write_mined_csv, write_table
 from patron.analytics._rule_tables import mine
@@ -360,7 +360,7 @@ def test_batches_and_both_ways_of_counting_give_the_same_itemsets(monkeypatch, g
     # The numpy search (the compiled kernel found the reference when it is built), in tiny
     # batches (one first item each, as the budget is below any item's work), and
     # candidates counted in a table or by sorting.
-    monkeypatch.setattr(_itemsets, "_fim", None)
+    monkeypatch.setattr(_rule_tables, "_fim", None)
     monkeypatch.setattr(_itemsets, "BATCH_PAIRS", 100)
     monkeypatch.setattr(_itemsets, "_in_a_table", lambda n_cells, n_keys: table)
     miner = AssociationRuleMiner(min_support=0.003).fit(groceries)
@@ -395,56 +395,22 @@ def test_itemsets_are_a_prefix_tree_with_sorted_keys():
         found.find(2, np.array([0]), np.array([0]))
 
 
-def _same_itemsets(compiled, reference):
-    assert np.array_equal(compiled.item_of_rank, reference.item_of_rank)
-    assert len(compiled.levels) == len(reference.levels)
-    for got, expected in zip(compiled.levels, reference.levels, strict=True):
-        for name in ("prefix", "last", "count"):
-            assert np.array_equal(getattr(got, name), getattr(expected, name)), name
+KERNEL = pytest.mark.skipif(_rule_tables._fim is None, reason="the C kernel is not built here")
 
 
 def test_the_compiled_kernel_is_built_where_ci_runs():
-    if _itemsets._fim is None:
+    if _rule_tables._fim is None:
         assert os.environ.get("CI") != "true", "the C kernel patron.analytics._fim was not built"
         pytest.skip("the C kernel is not built here (no C compiler at install)")
-    assert callable(_itemsets._fim.mine)
+    assert callable(_rule_tables._fim.mine_rules)
 
 
-@pytest.mark.skipif(_itemsets._fim is None, reason="the C kernel is not built here")
-@pytest.mark.parametrize("max_len", [None, 1, 2, 3])
-def test_compiled_and_numpy_searches_find_the_same_itemsets(max_len):
-    rng = np.random.default_rng(7)
-    for _ in range(150):
-        n_items = int(rng.integers(1, 40))
-        baskets = [
-            rng.choice(n_items, size=int(rng.integers(0, min(n_items, 14) + 1)), replace=False)
-            for _ in range(int(rng.integers(1, 250)))
-        ]
-        indptr = np.concatenate(([0], np.cumsum([len(b) for b in baskets]))).astype(np.int64)
-        indices = np.concatenate([np.sort(b) for b in baskets]).astype(np.int32)
-        min_count = int(rng.integers(1, 8))
-        args = (indptr, indices, n_items, min_count, max_len)
-        found = _itemsets.mine(*args, compiled=True)
-        _same_itemsets(found, _itemsets.mine(*args, compiled=False))
-
-
-@pytest.mark.skipif(_itemsets._fim is None, reason="the C kernel is not built here")
-def test_compiled_and_numpy_tables_and_rules_are_identical(monkeypatch):
-    rng = np.random.default_rng(11)
-    cases = []
-    for case in range(120):
-        n_items = int(rng.integers(1, 30))
-        baskets = [
-            [f"item {x}" for x in rng.choice(n_items, int(rng.integers(0, 11)), replace=False)]
-            if n_items >= 10
-            else [f"item {x}" for x in rng.integers(0, n_items, int(rng.integers(0, 6)))]
-            for _ in range(int(rng.integers(1, 200)))
-        ]
-        thresholds = [(0.0, None), (0.5, None), (0.0, 1.0), (1.0, 0.5)][case % 4]
-        cases.append((encode_baskets(baskets), int(rng.integers(1, 6)), [None, 2, 3][case % 3]))
-        cases[-1] += (thresholds,)
+def _kernel_matches_numpy(monkeypatch, cases):
+    """``mine(*case)`` through the kernel and through numpy: the same tables, bit for bit."""
     compiled = [mine(*case) for case in cases]
-    monkeypatch.setattr(_itemsets, "_fim", None)
+    for got in compiled:
+        got.itemsets.sets()  # made by the kernel, before it is taken away
+    monkeypatch.setattr(_rule_tables, "_fim", None)
     for case, got in zip(cases, compiled, strict=True):
         expected = mine(*case)
         assert np.array_equal(got.itemsets.count, expected.itemsets.count)
@@ -458,26 +424,43 @@ def test_compiled_and_numpy_tables_and_rules_are_identical(monkeypatch):
         )
 
 
-@pytest.mark.skipif(_itemsets._fim is None, reason="the C kernel is not built here")
-@pytest.mark.parametrize("min_count", [200, 49, 10, 3])
-def test_compiled_and_numpy_searches_agree_on_groceries(groceries, min_count):
-    encoded = encode_baskets(groceries)
-    args = (encoded.indptr, encoded.indices, encoded.n_items, min_count)
-    _same_itemsets(_itemsets.mine(*args, compiled=True), _itemsets.mine(*args, compiled=False))
+@KERNEL
+def test_compiled_and_numpy_tables_and_rules_are_identical(monkeypatch):
+    rng = np.random.default_rng(11)
+    cases = []
+    for case in range(200):
+        n_items = int(rng.integers(1, 30))
+        baskets = [
+            [f"item {x}" for x in rng.choice(n_items, int(rng.integers(0, 11)), replace=False)]
+            if n_items >= 10
+            else [f"item {x}" for x in rng.integers(0, n_items, int(rng.integers(0, 6)))]
+            for _ in range(int(rng.integers(1, 200)))
+        ]
+        thresholds = [(0.0, None), (0.5, None), (0.0, 1.0), (1.0, 0.5)][case % 4]
+        max_len = [None, 1, 2, 3][case // 4 % 4]  # every pair of thresholds and max_len
+        cases.append((encode_baskets(baskets), int(rng.integers(1, 8)), max_len, thresholds))
+    _kernel_matches_numpy(monkeypatch, cases)
 
 
-@pytest.mark.skipif(_itemsets._fim is None, reason="the C kernel is not built here")
+@KERNEL
+@pytest.mark.parametrize("min_count", [200, 49, 10])
+def test_compiled_and_numpy_agree_on_groceries(monkeypatch, groceries, min_count):
+    _kernel_matches_numpy(monkeypatch, [(encode_baskets(groceries), min_count, None, (0.0, None))])
+
+
+@KERNEL
 def test_the_compiled_kernel_refuses_codes_outside_the_table():
-    rank_of = np.array([0, 1], dtype=np.int32)
+    kernel = _rule_tables._fim
     indptr = np.array([0, 2], dtype=np.int64)
     with pytest.raises(ValueError, match="not a valid table"):
-        _itemsets._fim.mine(indptr, np.array([0, 5], dtype=np.int32), rank_of, 2, 1, 0)
+        kernel.mine_rules(indptr, np.array([0, 5], dtype=np.int32), 2, 1, 0, True, 0.0, -1.0)
+    bad_indptr = np.array([0, 3], dtype=np.int64)
     with pytest.raises(ValueError, match="not a valid table"):
-        _itemsets._fim.mine(
-            np.array([0, 3], dtype=np.int64), np.array([0, 1], dtype=np.int32), rank_of, 2, 1, 0
-        )
+        kernel.mine_rules(bad_indptr, np.array([0, 1], dtype=np.int32), 2, 1, 0, True, 0.0, -1.0)
     with pytest.raises(TypeError, match="8-byte"):
-        _itemsets._fim.mine(indptr.astype(np.int32), np.array([0, 1], np.int32), rank_of, 2, 1, 0)
+        kernel.mine_rules(
+            indptr.astype(np.int32), np.array([0, 1], np.int32), 2, 1, 0, True, 0.0, -1.0
+        )
 
 
 def _csr(baskets):

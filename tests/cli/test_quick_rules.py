@@ -10,11 +10,11 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from patron.analytics import _itemsets
+from patron.analytics import _rule_tables
 from patron.cli import main as cli_main
 from tests.datasets import dataset_path
 
-pytestmark = pytest.mark.skipif(_itemsets._fim is None, reason="the C kernel is not built here")
+pytestmark = pytest.mark.skipif(_rule_tables._fim is None, reason="the C kernel is not built here")
 
 PROBE = (
     "import sys\n"

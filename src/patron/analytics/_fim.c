@@ -1,7 +1,7 @@
 /*
- * Frequent itemsets by occurrence delivery, depth first: the compiled kernel of
- * patron.analytics._itemsets (which keeps a numpy version of the same search as its fall-back
- * and as the reference the tests hold this one to).
+ * Frequent itemsets by occurrence delivery, depth first, then the itemset table and the rules:
+ * the compiled kernel of patron.analytics._rule_tables (whose numpy path, _itemsets.py and
+ * derive_rules, is the fall-back and the reference the tests hold this one to, bit for bit).
  *
  * The frequent items are ranked by ascending support; each basket is stored as its frequent
  * items in rank order, one flat table. An occurrence of an itemset is the position, inside a
@@ -238,11 +238,6 @@ static int get_buffer(PyObject *object, Py_buffer *view, Py_ssize_t itemsize, co
     return 0;
 }
 
-static PyObject *level_bytes(int64_t *data, Py_ssize_t size)
-{
-    return PyByteArray_FromStringAndSize((const char *)data, size * (Py_ssize_t)sizeof(int64_t));
-}
-
 static void free_search(Search *search)
 {
     for (Py_ssize_t k = 0; k < search->n_levels; k++) {
@@ -369,70 +364,7 @@ static PyObject *search_error(int status)
     return NULL;
 }
 
-PyDoc_STRVAR(mine_doc,
-             "mine(indptr, indices, rank_of, n_frequent, min_count, max_len)\n--\n\n"
-             "The frequent itemsets of two items or more, as one (prefix, last, count) triple of\n"
-             "bytearrays of 64-bit integers per length, from 2 up. indptr (int64) and indices\n"
-             "(int32) are the baskets as compressed sparse rows of item codes; rank_of (int32)\n"
-             "gives each item code's rank, -1 for an infrequent item; max_len 0 sets no limit.");
-
-static PyObject *mine(PyObject *self, PyObject *args)
-{
-    PyObject *indptr_obj, *indices_obj, *rank_of_obj;
-    Py_ssize_t n_frequent, max_len;
-    long long min_count;
-    if (!PyArg_ParseTuple(args, "OOOnLn", &indptr_obj, &indices_obj, &rank_of_obj, &n_frequent,
-                          &min_count, &max_len))
-        return NULL;
-    if (min_count < 1 || n_frequent < 0 || max_len < 0) {
-        PyErr_SetString(PyExc_ValueError, "min_count must be >= 1, n_frequent and max_len >= 0");
-        return NULL;
-    }
-    Py_buffer indptr_view, indices_view, rank_view;
-    if (get_buffer(indptr_obj, &indptr_view, 8, "indptr") < 0) return NULL;
-    if (get_buffer(indices_obj, &indices_view, 4, "indices") < 0) {
-        PyBuffer_Release(&indptr_view);
-        return NULL;
-    }
-    if (get_buffer(rank_of_obj, &rank_view, 4, "rank_of") < 0) {
-        PyBuffer_Release(&indptr_view);
-        PyBuffer_Release(&indices_view);
-        return NULL;
-    }
-    Search search = {0};
-    search.n_frequent = n_frequent;
-    search.min_count = (uint32_t)(min_count < UINT32_MAX ? min_count : UINT32_MAX);
-    search.max_len = max_len;
-    PyObject *result = NULL;
-    int status;
-    Py_BEGIN_ALLOW_THREADS
-    status = run_search(&search, indptr_view.buf, indptr_view.len / 8 - 1, indices_view.buf,
-                        indices_view.len / 4, rank_view.buf, rank_view.len / 4);
-    Py_END_ALLOW_THREADS
-    if (status) {
-        search_error(status);
-    } else {
-        result = PyList_New(search.n_levels);
-        for (Py_ssize_t k = 0; result != NULL && k < search.n_levels; k++) {
-            Level *level = &search.levels[k];
-            PyObject *triple = Py_BuildValue("(NNN)", level_bytes(level->prefix, level->size),
-                                             level_bytes(level->last, level->size),
-                                             level_bytes(level->count, level->size));
-            if (triple == NULL) {
-                Py_CLEAR(result);
-                break;
-            }
-            PyList_SET_ITEM(result, k, triple);
-        }
-    }
-    free_search(&search);
-    PyBuffer_Release(&indptr_view);
-    PyBuffer_Release(&indices_view);
-    PyBuffer_Release(&rank_view);
-    return result;
-}
-
-/* ---- The itemset table and the rules, for callers without numpy (the command line) -------- */
+/* ---- The itemset table and the rules ------------------------------------------------------ */
 
 typedef int (*Compare)(const void *context, int64_t a, int64_t b);
 
@@ -1103,7 +1035,6 @@ static PyObject *remap(PyObject *self, PyObject *args)
 }
 
 static PyMethodDef methods[] = {
-    {"mine", mine, METH_VARARGS, mine_doc},
     {"mine_rules", mine_rules, METH_VARARGS, mine_rules_doc},
     {"frozensets", frozensets, METH_VARARGS, frozensets_doc},
     {"remap", remap, METH_VARARGS, remap_doc},

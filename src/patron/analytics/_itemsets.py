@@ -30,11 +30,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-try:
-    from patron.analytics import _fim
-except ImportError:  # built without a C compiler: the numpy search does the work
-    _fim = None
-
 BATCH_PAIRS = 1 << 16
 """About this many (itemset, item) pairs at once; each takes some 40 to 80 bytes while counted.
 Twice as many is no faster and takes 5 MiB more on the retail-shaped data at 0.001."""
@@ -232,18 +227,14 @@ def mine(
     n_items: int,
     min_count: int,
     max_len: int | None = None,
-    *,
-    compiled: bool = True,
 ) -> FrequentItemsets:
     """All itemsets held by at least ``min_count`` baskets, at most ``max_len`` items long.
 
     The baskets come as compressed sparse rows: basket ``b`` holds the item codes
     ``indices[indptr[b]:indptr[b + 1]]``, without repeats, each below ``n_items``. The counts
     are exact (integers); the ids and their order depend on the data only.
-
-    The search runs in the compiled kernel (:mod:`patron.analytics._fim`, built from C at
-    install) when it is there and ``compiled`` is true; else in numpy, which finds the same
-    itemsets with the same ids.
+    The compiled kernel (:mod:`patron.analytics._fim`) runs the same search when it is built;
+    this is the fall-back, and the reference the tests hold the kernel to.
     """
     if min_count < 1:
         raise ValueError("min_count must be at least 1")
@@ -264,20 +255,6 @@ def mine(
 
     rank_of = np.full(n_items, -1, dtype=np.int32)
     rank_of[item_of_rank] = np.arange(n_frequent)
-    if compiled and _fim is not None:
-        found_levels = _fim.mine(
-            np.ascontiguousarray(indptr, dtype=np.int64),
-            np.ascontiguousarray(indices, dtype=np.int32),
-            rank_of,
-            n_frequent,
-            min_count,
-            max_len or 0,
-        )
-        levels = [
-            Level(*(np.frombuffer(part, dtype=np.int64) for part in triple))
-            for triple in found_levels
-        ]
-        return FrequentItemsets(item_of_rank, [singles, *levels])
     baskets = _Baskets(np.asarray(indptr), np.asarray(indices), rank_of, n_frequent)
     found = _Collector()
     first = 0

@@ -17,13 +17,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from patron.analytics import _itemsets
 from patron.analytics._baskets import EncodedBaskets
 from patron.analytics._rule_params import RULE_METRICS as RULE_METRICS
 from patron.analytics._rule_params import check_max_len as check_max_len
 from patron.analytics._rule_params import check_thresholds as check_thresholds
 from patron.analytics._rule_params import min_support_count as min_support_count
 from patron.analytics.engines import local
+
+try:
+    from patron.analytics import _fim
+except ImportError:  # built without a C compiler: the numpy search and derive_rules do the work
+    _fim = None
 
 
 def _boxed(items: list[Hashable]) -> NDArray[np.object_]:
@@ -279,7 +283,7 @@ def mine(
     if n_baskets == 0:
         raise ValueError("there are no baskets to mine")
     min_count = min_support_count(min_support, n_baskets)
-    kernel = _itemsets._fim
+    kernel = _fim
     if kernel is not None:  # the compiled kernel: itemsets, their order and the rules in C
         min_confidence, min_lift = thresholds if thresholds is not None else (0.0, None)
         made = kernel.mine_rules(

@@ -7,8 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -17,6 +16,7 @@ import typer
 from rich.markup import escape
 
 from patron.cli import common
+from patron.cli.rules_report import progress_bars, rule_table, step
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -96,15 +96,7 @@ def _check_output(output: Path) -> None:
         _fail(f"cannot write {output}: the folder {output.parent} does not exist", common.EXIT_IO)
 
 
-def _step(progress: Progress, description: str) -> AbstractContextManager[None]:
-    from patron.cli.rules_report import step
-
-    return step(progress, description)
-
-
 def _progress() -> Progress:
-    from patron.cli.rules_report import progress_bars
-
     return progress_bars(common.stderr)
 
 
@@ -171,7 +163,7 @@ def _mine(
             "--order-col and --item-col",
             common.EXIT_USAGE,
         )
-    with _step(progress, "Mining frequent itemsets"):
+    with step(progress, "Mining frequent itemsets"):
         try:
             encoded = encode_baskets(baskets, order_col=order_col, item_col=item_col)
             return mine(encoded, support, max_len, thresholds)
@@ -195,12 +187,6 @@ def _write_mined(mined: Mined, output: Path) -> None:
         _write(itemset_frame(mined.itemsets, mined.n_baskets), output, ("itemset",))
     else:
         _write(rule_frame(mined.itemsets, mined.rules), output, ("antecedents", "consequents"))
-
-
-def _rule_table(rows: Iterable[tuple[Any, Any, float, float, float]]) -> Table:
-    from patron.cli.rules_report import rule_table
-
-    return rule_table(rows)
 
 
 def _strongest(mined: Mined, n: int = 10) -> list[tuple[Any, Any, float, float, float]]:
@@ -249,10 +235,10 @@ def _itemsets(
     if thresholds is not None:
         limits = (thresholds["min_confidence"] or 0.0, thresholds["min_lift"])
     with _progress() as progress:
-        with _step(progress, "Reading baskets"):
+        with step(progress, "Reading baskets"):
             data = _load_baskets(baskets, fmt, sep)
         mined = _mine(data, columns, support, max_len, limits, progress)
-        with _step(progress, f"Writing {output.name}"):
+        with step(progress, f"Writing {output.name}"):
             _write_mined(mined, output)
     summary: dict[str, Any] = {
         "command": "itemsets" if thresholds is None else "rules",
@@ -285,7 +271,7 @@ def _itemsets(
         highlight=False,
     )
     if mined.rules is not None and len(mined.rules):
-        common.stdout.print(_rule_table(_strongest(mined)))
+        common.stdout.print(rule_table(_strongest(mined)))
 
 
 def itemsets(
@@ -352,7 +338,7 @@ def _rules_in_database(
     parameters = {"min_support": support, "min_confidence": thresholds["min_confidence"] or 0.0,
                   "min_lift": thresholds["min_lift"], "max_len": max_len}  # fmt: skip
     run_id, outcome = run_in_database("rules", parameters)
-    with _progress() as progress, _step(progress, f"Writing {output.name}"):
+    with _progress() as progress, step(progress, f"Writing {output.name}"):
         _write(outcome.rules, output, ("antecedents", "consequents"))
     summary: dict[str, Any] = {
         "command": "rules", "baskets": outcome.n_baskets, "items": outcome.n_items,
@@ -371,7 +357,7 @@ def _rules_in_database(
         highlight=False,
     )
     if len(outcome.rules):
-        common.stdout.print(_rule_table(_frame_rows(outcome.rules)))
+        common.stdout.print(rule_table(_frame_rows(outcome.rules)))
 
 
 def _parse_k(text: str) -> int | None:
@@ -465,16 +451,16 @@ def segments(
         run_id, (result, summary, k_found, silhouette) = _segments_in_database(
             clusters, random_state, day
         )
-        with _progress() as progress, _step(progress, f"Writing {output.name}"):
+        with _progress() as progress, step(progress, f"Writing {output.name}"):
             _write(result, output)
         _segments_report(summary, result, k_found, silhouette, output, started, json_output, run_id)
         return
     with _progress() as progress:
-        with _step(progress, "Reading transactions"):
+        with step(progress, "Reading transactions"):
             frame = _read(transactions, "transactions", lambda: read_table(transactions))
         if order_col is None and "order_id" in frame.columns:
             order_col = "order_id"
-        with _step(progress, "Segmenting customers"):
+        with step(progress, "Segmenting customers"):
             try:
                 table = rfm(
                     frame,
@@ -497,7 +483,7 @@ def segments(
                 "segment_name": [segmenter.segment_names_[s] for s in segmenter.labels_],
             }
         )
-        with _step(progress, f"Writing {output.name}"):
+        with step(progress, f"Writing {output.name}"):
             _write(result, output)
     _segments_report(
         segmenter.segments_, result, segmenter.k_, segmenter.silhouette_, output, started,
