@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml src/patron/analytics/_fim.c
+$(VENV)/.installed: $(BIN)/python pyproject.toml src/patron/analytics/_fim.c src/patron/analytics/_group.c
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import os
 import uuid
 
 import numpy as np
@@ -128,6 +129,27 @@ def test_scores_by_hand():
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rank_order_is_the_stable_sort(seed):
+    rng = np.random.default_rng(seed)
+    samples = {
+        "few ints": rng.integers(0, 7, 5000),
+        "unsigned": rng.integers(0, 2**40, 3000).astype(np.uint64),
+        "floats with ties and signed zeros": rng.choice([-1.5, -0.0, 0.0, 2.25, 1e300], 4000),
+        "distinct floats": rng.normal(size=3000),
+        "one": np.array([3.0]),
+    }
+    for name, numbers in samples.items():
+        ascending = np.argsort(numbers, kind="stable")
+        descending = (len(numbers) - 1 - np.argsort(numbers[::-1], kind="stable"))[::-1]
+        found = rfm_module._first_order(numbers, descending=False)
+        assert found.tolist() == ascending.tolist(), name
+        found = rfm_module._first_order(numbers, descending=True)
+        assert found.tolist() == descending.tolist(), name
+        ranks = pd.Series(numbers).rank(method="first", ascending=False).to_numpy()
+        assert (ranks[found] == np.arange(1, len(numbers) + 1)).all(), name
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
 def test_scores_equal_pandas_qcut_of_first_ranks(seed):
     rng = np.random.default_rng(seed)
     n = 4000
@@ -225,7 +247,9 @@ def test_unique_order_ids_and_hash_collisions_count_the_same(monkeypatch):
     expected = rfm(frame, as_of="2025-03-01")
     grouped = frame.groupby("customer_id")
     assert expected["frequency"].tolist() == grouped.size().tolist()
-    # Every value hashing alike: the byte comparison catches it and the values are factorised.
+    # Every value hashing alike: the byte comparison catches it and the values are factorised
+    # (the numpy path; the kernel's own comparison is tested below).
+    monkeypatch.setattr(rfm_module, "_group", None)
     monkeypatch.setattr(rfm_module, "_hash_rows", lambda rows: np.zeros(len(rows), dtype=np.uint64))
     pd.testing.assert_frame_equal(rfm(frame, as_of="2025-03-01"), expected, check_exact=True)
 
@@ -235,3 +259,81 @@ def test_text_ids_of_several_lengths_and_mixed_values():
     assert rfm(frame, as_of="2024-03-11").index.tolist() == ["al", "bob", "c"]
     mixed = _transactions().assign(order_id=["1", "1", 2, 3, b"4", "5"])
     assert rfm(mixed, as_of="2024-03-11")["frequency"].tolist() == [2, 1, 2]
+
+
+@pytest.mark.parametrize("width", [4, 8, 12, 36])
+def test_distinct_byte_rows_sort_bytewise(width):
+    rng = np.random.default_rng(width)
+    rows = rng.integers(0, 256, (5000, width)).astype(np.uint8)
+    rows[:, : min(width, 7)] = rng.integers(0, 2, (5000, min(width, 7)))  # prefixes shared
+    rows = np.unique(rows, axis=0)[rng.permutation(len(np.unique(rows, axis=0)))]
+    order = rfm_module._bytes_order(rows)
+    found = [bytes(row) for row in rows[order]]
+    assert found == sorted(bytes(row) for row in rows)
+
+
+KERNEL = pytest.mark.skipif(rfm_module._group is None, reason="the C kernel is not built here")
+
+
+def test_the_grouping_kernel_is_built_where_ci_runs():
+    if rfm_module._group is None:
+        assert os.environ.get("CI") != "true", "the C kernel patron.analytics._group was not built"
+        pytest.skip("the C kernel is not built here (no C compiler at install)")
+    assert callable(rfm_module._group.factorize_rows)
+
+
+@KERNEL
+@pytest.mark.parametrize("width", [1, 4, 8, 13, 40])
+def test_kernel_codes_rows_as_pandas_factorizes_them(width):
+    rng = np.random.default_rng(width)
+    distinct = rng.integers(0, 256, (300, width)).astype(np.uint8)
+    rows = np.ascontiguousarray(distinct[rng.integers(0, len(distinct), 5000)])
+    codes, first = (np.frombuffer(part, dtype=np.int64) for part in
+                    rfm_module._group.factorize_rows(rows, width))  # fmt: skip
+    expected, _ = pd.factorize(np.array([bytes(row) for row in rows], dtype=object))
+    assert codes.tolist() == expected.tolist()
+    assert first.tolist() == [int(np.flatnonzero(expected == c)[0]) for c in range(len(first))]
+    # Every hash masked to 0: the rows collide and the byte comparison refuses the codes.
+    assert rfm_module._group.factorize_rows(rows, width, 0) is None
+    same = np.ascontiguousarray(rows[:1].repeat(9, axis=0))
+    assert rfm_module._group.factorize_rows(same, width, 0) is not None  # one value: no clash
+    with pytest.raises(ValueError, match="whole rows"):
+        rfm_module._group.factorize_rows(rows, 0)
+    if width > 1:
+        with pytest.raises(ValueError, match="whole rows"):
+            rfm_module._group.factorize_rows(np.append(rows.ravel(), np.uint8(0)), width)
+
+
+@KERNEL
+def test_kernel_sums_as_pandas_does_to_the_bit():
+    rng = np.random.default_rng(3)
+    n, groups = 20_000, 700
+    codes = rng.integers(0, groups, n)
+    amounts = rng.choice([1e16, -1e16, 0.1, 1e-3, 3.0, 7e-17], n) * rng.random(n)
+    amounts[:3] = [np.inf, np.nan, -np.inf]
+    amounts[3:5] = [np.inf, 5.0]
+    codes[:5] = [1, 1, 2, 4, 4]
+    found = rfm_module._group_sums(codes, amounts, groups)
+    expected = pd.Series(amounts).groupby(codes).sum().reindex(range(groups), fill_value=0.0)
+    assert found.view(np.int64).tolist() == expected.to_numpy().view(np.int64).tolist()
+    with pytest.raises(ValueError, match="outside"):
+        rfm_module._group_sums(np.array([0, groups]), np.array([1.0, 2.0]), groups)
+
+
+@KERNEL
+@pytest.mark.parametrize("ids", ["str", "object", "int", "int32"])
+def test_kernel_and_pandas_paths_give_the_same_table(monkeypatch, ids):
+    frame = _uuid_orders(4)
+    repeat = frame.assign(order_id=frame["order_id"].str.slice(0, 2))  # orders shared
+    if ids.startswith("int"):
+        dtype = np.int64 if ids == "int" else np.int32
+        frame = frame.assign(customer_id=pd.factorize(frame["customer_id"])[0].astype(dtype) * 3,
+                             order_id=pd.factorize(frame["order_id"])[0].astype(dtype))  # fmt: skip
+        repeat = frame.assign(order_id=frame["order_id"] % 50)
+    else:
+        frame = frame.astype({"customer_id": ids, "order_id": ids})
+        repeat = repeat.astype({"customer_id": ids, "order_id": ids})
+    compiled = [rfm(table, as_of="2025-03-01") for table in (frame, repeat)]
+    monkeypatch.setattr(rfm_module, "_group", None)
+    for table, got in zip((frame, repeat), compiled, strict=True):
+        pd.testing.assert_frame_equal(got, rfm(table, as_of="2025-03-01"), check_exact=True)

@@ -24,6 +24,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+try:
+    from patron.analytics import _group
+except ImportError:  # built without a C compiler: pandas and numpy group the rows
+    _group = None
+
 RFM_COLUMNS = (
     "recency",
     "frequency",
@@ -48,18 +53,39 @@ def quintile_scores(values: pd.Series, *, higher_is_better: bool = True) -> pd.S
         return pd.Series(dtype=np.int64, index=values.index)
     numbers = values.to_numpy()
     if numbers.dtype.kind in "iuf" and not np.isnan(numbers).any():
-        # ``rank(method="first")`` is the position in a stable sort: ties keep their order
-        # (descending: sort the reversed values, then reverse the order back).
-        if higher_is_better:
-            order = np.argsort(numbers, kind="stable")
-        else:
-            order = (n - 1 - np.argsort(numbers[::-1], kind="stable"))[::-1]
+        order = _first_order(numbers, descending=not higher_is_better)
         ranks = np.empty(n, dtype=np.float64)
         ranks[order] = np.arange(1, n + 1, dtype=np.float64)
     else:
         ranks = values.rank(method="first", ascending=higher_is_better).to_numpy()
     scores = np.ceil(5.0 * ranks / n).astype(np.int64)
     return pd.Series(np.clip(scores, 1, 5), index=values.index)
+
+
+def _first_order(numbers: np.ndarray, *, descending: bool) -> np.ndarray:
+    """The order ``rank(method="first")`` ranks ``numbers`` in: by value (ascending, or
+    descending), equal values in the order they appear.
+
+    A stable ``argsort`` gives it, but slowly; instead an unstable one (fast) finds the runs of
+    equal values, and one ``sort`` of ``(run, position)`` packed into 64-bit keys puts each run
+    in position order: the same order, several times faster on a million values.
+    """
+    n = len(numbers)
+    bits = max(int(n - 1).bit_length(), 1)
+    if bits > 32:  # the run and the position no longer fit in 64 bits together
+        if not descending:
+            return np.argsort(numbers, kind="stable")
+        return (n - 1 - np.argsort(numbers[::-1], kind="stable"))[::-1]
+    unstable = np.argsort(numbers)
+    ordered = numbers[unstable]
+    run = np.empty(n, dtype=np.uint64)
+    run[0] = 0
+    np.cumsum(ordered[1:] != ordered[:-1], out=run[1:])
+    if descending:
+        run = run[-1] - run
+    keys = (run << np.uint64(bits)) | unstable.astype(np.uint64)
+    keys.sort()
+    return (keys & np.uint64((1 << bits) - 1)).astype(np.intp)
 
 
 def _utc_day(value: object) -> pd.Timestamp:
@@ -136,14 +162,12 @@ def rfm(
     day_numbers = _day_numbers(days)
     last_day = np.full(len(customers), np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(last_day, codes, day_numbers)
-    # pandas' compensated sum, grouped by the codes as categories (not hashed again).
-    groups = pd.Categorical.from_codes(codes, categories=pd.RangeIndex(len(customers)))
-    amount_sums = pd.Series(amounts.to_numpy()).groupby(groups, observed=True, sort=True).sum()
+    amount_sums = _group_sums(codes, amounts.to_numpy(dtype=np.float64), len(customers))
     purchases = frame[order_col] if order_col is not None else pd.Series(day_numbers)
     cutoff_day = int(_day_numbers(pd.Series([cutoff]))[0]) if len(frame) else 0
     recency = cutoff_day - last_day
     frequency = _distinct_per_group(codes, purchases, len(customers))
-    monetary_total = amount_sums.to_numpy()
+    monetary_total = amount_sums
     if customer_col is None or not (customers.dtype == _TEXT or customers.dtype.kind in "iuf"):
         return rfm_from_totals(
             customers.rename(customer_col),
@@ -174,7 +198,7 @@ def _factorize(values: pd.Series, *, sort: bool = False) -> tuple[np.ndarray, pd
     making a Python object per row), anything else as a NumPy array, as ``groupby`` would.
     """
     text = _text_bytes(values)
-    coded = _code_rows(text[0], _hash_rows(text[0]), sort=sort) if text is not None else None
+    coded = _code_bytes(text[0], sort=sort) if text is not None else None
     if text is not None and coded is not None:
         codes, first = coded
         uniques = pd.Index(pd.array(text[1].take(first), dtype=_TEXT))
@@ -184,7 +208,22 @@ def _factorize(values: pd.Series, *, sort: bool = False) -> tuple[np.ndarray, pd
         if uniques.dtype != _TEXT:
             uniques = uniques.astype(_TEXT)
         return np.asarray(codes), pd.Index(uniques)
-    codes, uniques = pd.factorize(values.to_numpy(), sort=sort)
+    numbers = values.to_numpy()
+    if _group is not None and numbers.dtype.kind in "iu" and len(numbers):
+        # Integers are their own bytes: coded by the kernel, exactly (floats are not: 0.0
+        # and -0.0 are one value in two spellings).
+        rows = np.ascontiguousarray(numbers).view(np.uint8).reshape(len(numbers), -1)
+        coded = _code_bytes(rows, sort=False)
+        if coded is not None:
+            codes, first = coded
+            uniques = numbers[first]
+            if sort:
+                order = np.argsort(uniques)
+                rank = np.empty(len(order), dtype=np.int64)
+                rank[order] = np.arange(len(order))
+                codes, uniques = rank[codes], uniques[order]
+            return codes, pd.Index(uniques)
+    codes, uniques = pd.factorize(numbers, sort=sort)
     return codes, pd.Index(uniques)
 
 
@@ -262,13 +301,71 @@ def _code_rows(
     later, before = np.take(rows, again, axis=0), np.take(rows, earlier, axis=0)
     if not np.array_equal(later.view(np.uint32), before.view(np.uint32)):
         return None  # two values hash alike
-    if sort:
-        width = rows.shape[1]
-        order = np.argsort(np.ascontiguousarray(rows[first]).view(f"S{width}")[:, 0], kind="stable")
-        rank = np.empty(len(order), dtype=codes.dtype)
-        rank[order] = np.arange(len(order), dtype=codes.dtype)
-        codes, first = rank[codes], first[order]
-    return codes, first
+    return _sorted_codes(rows, codes, first) if sort else (codes, first)
+
+
+def _code_bytes(rows: np.ndarray, *, sort: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_code_rows` of the rows of bytes, by the compiled kernel when it is built (the same
+    codes: it hashes, looks up and compares in one pass over the rows, without sorting)."""
+    if _group is None:
+        return _code_rows(rows, _hash_rows(rows), sort=sort)
+    rows = np.ascontiguousarray(rows)
+    found = _group.factorize_rows(rows, rows.shape[1])
+    if found is None:
+        return None  # two values hash alike
+    codes, first = (np.frombuffer(part, dtype=np.int64) for part in found)
+    return _sorted_codes(rows, codes, first) if sort else (codes, first)
+
+
+def _sorted_codes(
+    rows: np.ndarray, codes: np.ndarray, first: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Codes renumbered in the sorted order of their rows (UTF-8 bytes sort as the code points
+    do, that is as Python sorts strings), with the first row of each."""
+    order = _bytes_order(np.ascontiguousarray(rows[first]))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    return rank[codes], first[order]
+
+
+def _bytes_order(rows: np.ndarray) -> np.ndarray:
+    """The order that sorts distinct rows of bytes (of one width, a multiple of 4) bytewise.
+
+    Sorting them as fixed-width byte strings compares whole strings, slowly. Their first eight
+    bytes read as a big-endian number sort the same way and almost always differ, so those
+    numbers are sorted, and only the rows that share them (runs of ties) are sorted again as
+    whole strings, inside their run.
+    """
+    width = rows.shape[1]
+    head = np.zeros((len(rows), 8), dtype=np.uint8)
+    head[:, : min(width, 8)] = rows[:, :8]
+    prefixes = head.view(">u8")[:, 0]
+    order = np.argsort(prefixes)
+    ordered = prefixes[order]
+    tie = ordered[1:] == ordered[:-1]
+    if width > 8 and tie.any():
+        tied = np.zeros(len(rows), dtype=bool)
+        tied[1:] |= tie
+        tied[:-1] |= tie
+        at = np.flatnonzero(tied)  # positions, in sorted order, inside a run of ties
+        members = order[at]
+        whole = rows[members].view(f"S{width}")[:, 0]
+        within = np.lexsort((whole, ordered[at]))  # by run (its prefix), then the whole row
+        order[at] = members[within]
+    return order
+
+
+def _group_sums(codes: np.ndarray, amounts: np.ndarray, groups: int) -> np.ndarray:
+    """Each group's total, as pandas' ``groupby(...).sum()`` adds it (compensated, to the bit):
+    by the compiled kernel when it is built, else by pandas on the codes as categories (so the
+    keys are not hashed again)."""
+    if _group is not None:
+        codes = np.ascontiguousarray(codes, dtype=np.int64)
+        amounts = np.ascontiguousarray(amounts, dtype=np.float64)
+        return np.frombuffer(_group.group_sums(codes, amounts, groups), dtype=np.float64)
+    categories = pd.Categorical.from_codes(codes, categories=pd.RangeIndex(groups))
+    sums = pd.Series(amounts).groupby(categories, observed=True, sort=True).sum()
+    return sums.to_numpy()
 
 
 def _day_numbers(days: pd.Series) -> np.ndarray:
@@ -281,12 +378,14 @@ def _distinct_per_group(codes: np.ndarray, values: pd.Series, groups: int) -> np
     """How many distinct ``values`` each group (``codes`` 0…groups-1) has."""
     coded = None
     text = _text_bytes(values)
-    if text is not None:
-        hashes = _hash_rows(text[0])
-        ordered = np.sort(hashes)
+    numbers = values.to_numpy() if text is None else None
+    keys = _hash_rows(text[0]) if text is not None else numbers
+    if keys is not None and keys.dtype.kind in "iu":
+        ordered = np.sort(keys)
         if not (ordered[1:] == ordered[:-1]).any():  # no two rows alike (one row per order)
             return np.bincount(codes, minlength=groups).astype(np.int64)
-        coded = _code_rows(text[0], hashes, sort=False)
+    if text is not None:
+        coded = _code_bytes(text[0], sort=False)
     if coded is not None:
         value_codes, count = coded[0], len(coded[1])
     else:
