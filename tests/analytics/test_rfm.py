@@ -45,6 +45,9 @@ def test_recency_frequency_monetary_by_hand():
     assert table["monetary_mean"].tolist() == [22.5, 100.0, 5.0]
     assert table["recency"].dtype == np.int64
     assert table["frequency"].dtype == np.int64
+    scores = table[["r_score", "f_score", "m_score"]].astype(str).sum(axis=1)
+    pd.testing.assert_series_equal(table["rfm_score"], scores, check_names=False)
+    assert table["rfm_score"].dtype == pd.Series([1]).astype(str).dtype  # text, as astype gives
 
 
 def test_without_order_column_frequency_counts_purchase_days():

@@ -443,8 +443,16 @@ def _scored(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _score_text(r: pd.Series, f: pd.Series, m: pd.Series) -> pd.Series:
-    """``"535"`` from the three 1-5 scores (looked up among 216 strings, not concatenated)."""
-    digits = np.array([f"{a}{b}{c}" for a in range(6) for b in range(6) for c in range(6)])
+    """``"535"`` from the three 1-5 scores: three ASCII digits each, looked up among 216 and
+    laid out as one Arrow string buffer (no Python string per customer)."""
+    digits = np.array(
+        [f"{a}{b}{c}".encode() for a in range(6) for b in range(6) for c in range(6)], dtype="S3"
+    )
     codes = r.to_numpy() * 36 + f.to_numpy() * 6 + m.to_numpy()
+    n = len(codes)
+    offsets = np.arange(0, 3 * (n + 1), 3, dtype=np.int64)
+    texts = pa.LargeStringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(digits[codes].tobytes())
+    )
     text_dtype = r.iloc[:0].astype(str).dtype  # the dtype ``astype(str)`` gives here
-    return pd.Series(digits[codes], index=r.index).astype(text_dtype)
+    return pd.Series(texts, index=r.index, dtype=text_dtype)
