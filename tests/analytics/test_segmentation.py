@@ -9,8 +9,10 @@ from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
+from patron.analytics import segmentation
 from patron.analytics.rfm import rfm
 from patron.analytics.segmentation import SEGMENT_COLUMNS, RFMSegmenter, segment_name
 
@@ -112,6 +114,48 @@ def test_matches_scikit_learn_pipeline_for_a_given_k():
     assert len(set(segmenter.segment_names_)) == 4
     assert segmenter.segments_["size"].sum() == len(table)
     assert segmenter.segments_["share_of_customers"].sum() == pytest.approx(1.0)
+
+
+def test_silhouette_on_a_sample_equals_scikit_learn(monkeypatch):
+    """k chosen on a sample, segments fitted on everyone: ``silhouette_`` is scikit-learn's on
+    the sample, whether the chosen candidate's sums are corrected or everything is summed again."""
+    rng = np.random.default_rng(0)
+    size = 2000
+    table = pd.DataFrame(
+        {
+            "recency": rng.integers(0, 365, size),
+            "frequency": rng.geometric(0.35, size),
+            "monetary_total": rng.gamma(1.5, 80.0, size).round(2),
+        }
+    )  # no clear groups: the segments on the sample are not quite the chosen candidate's
+    corrections = []
+    relabelled = segmentation._relabelled_silhouette
+
+    def spy(points, codes, sums, labels):
+        found = relabelled(points, codes, sums, labels)
+        corrections.append((codes, labels, found))
+        return found
+
+    monkeypatch.setattr(segmentation, "_relabelled_silhouette", spy)
+    segmenter = RFMSegmenter(sample_size=600, random_state=0, n_init=3).fit(table)
+
+    sample = np.sort(check_random_state(0).choice(size, size=600, replace=False))  # as fit draws
+    values = table[["recency", "frequency", "monetary_total"]].to_numpy(dtype=float)
+    logged = np.where(segmenter.log_features_, np.log1p(values), values)
+    features = segmenter.scaler_.transform(logged)
+    expected = silhouette_score(features[sample], segmenter.labels_[sample])
+    assert segmenter.silhouette_ == pytest.approx(expected, abs=1e-12)
+
+    [(codes, labels, found)] = corrections  # corrected, not summed again ...
+    assert found == segmenter.silhouette_
+    pairs = len(np.unique(np.column_stack([codes, labels]), axis=0))
+    assert pairs > segmenter.k_  # ... and some customers of the sample did move
+
+    monkeypatch.setattr(segmentation, "_MAX_MOVED", 0.0)  # any move: the full pass
+    again = clone(segmenter).fit(table)
+    assert corrections[-1][2] is None
+    np.testing.assert_array_equal(again.labels_, segmenter.labels_)
+    assert again.silhouette_ == pytest.approx(expected, abs=1e-12)
 
 
 def test_predict_and_fit_predict():

@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.spatial.distance import cdist
 from sklearn.metrics import silhouette_score
 from sqlalchemy import select, update
 from threadpoolctl import threadpool_limits
 
+from patron.analytics import segmentation
 from patron.analytics.rfm import rfm, rfm_from_totals
 from patron.analytics.segmentation import RFMSegmenter, mean_silhouettes
 from patron.customers.models import Customer
@@ -330,6 +332,61 @@ def test_mean_silhouettes_equal_scikit_learn() -> None:
         assert value == pytest.approx(silhouette_score(points, labels), abs=1e-12)
     with pytest.raises(ValueError, match="Number of labels"):
         mean_silhouettes(points, [np.zeros(len(points), dtype=int)])
+
+
+@pytest.mark.parametrize("max_cells", [None, 2])
+def test_distance_sums_are_every_distance_summed_by_cluster(
+    monkeypatch: pytest.MonkeyPatch, max_cells: int | None
+) -> None:
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(640, 3))  # blocks of 250, 250 and 140
+    points[100:110] = points[5]  # duplicates: distance 0
+    labelings = [rng.integers(0, k, len(points)) for k in (2, 4, 7)]
+    labelings.append(np.array(["x", "y", "w", "z"] * 160))
+    if max_cells is not None:  # each labelling in a pass of its own
+        monkeypatch.setattr(segmentation, "_MAX_CELLS", max_cells)
+    distances = cdist(points, points)
+    found = segmentation._distance_sums(points, labelings)
+    for labels, (codes, sums) in zip(labelings, found, strict=True):
+        classes = np.unique(labels)
+        np.testing.assert_array_equal(classes[codes], labels)
+        expected = np.column_stack([distances[:, labels == c].sum(axis=1) for c in classes])
+        np.testing.assert_allclose(sums, expected, rtol=1e-13, atol=1e-12)
+
+
+def test_a_relabelled_silhouette_equals_scikit_learn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sums of one labelling, corrected for the points another puts elsewhere: the silhouette a
+    full pass gives, under any renumbering of the clusters."""
+    rng = np.random.default_rng(4)
+    points = rng.normal(size=(600, 3))
+    points[:200] += 2.5
+    before = np.where(np.arange(600) < 200, 0, rng.integers(1, 4, 600))
+    before[[7, 300, 301, 302, 303]] = 4  # a small cluster
+    ((codes, sums),) = segmentation._distance_sums(points, [before])
+    renumbered = np.array([30, 10, 40, 20, 0])[before]  # other labels, the same clusters
+
+    moved = renumbered.copy()
+    chosen = rng.choice(600, size=60, replace=False)
+    moved[chosen] = rng.choice([0, 10, 20, 30, 40], size=60)
+    lone = renumbered.copy()
+    lone[[300, 301, 302, 303]] = [10, 20, 30, 10]  # the small cluster is left with one point
+    for labels in (renumbered, moved, lone):
+        found = segmentation._relabelled_silhouette(points, codes, sums, labels)
+        assert found == pytest.approx(silhouette_score(points, labels), abs=1e-12)
+    assert (moved != renumbered).sum() > 40
+    # Corrected, the lone point's sum over its own cluster may be a rounding error, not 0: it
+    # still scores 0, as a cluster of one does.
+    ((lone_codes, lone_sums),) = segmentation._distance_sums(points, [lone])
+    lone_sums[7, lone_codes[7]] = -1e-13
+    found = segmentation._silhouette_from_sums(lone_codes, lone_sums)
+    assert found == pytest.approx(silhouette_score(points, lone), abs=1e-12)
+
+    # None (sum everything again) where too many points moved, or the clusters are not as many.
+    fewer = np.where(before == 4, 0, before)
+    assert segmentation._relabelled_silhouette(points, codes, sums, fewer) is None
+    monkeypatch.setattr(segmentation, "_MAX_MOVED", 0.05)
+    assert segmentation._relabelled_silhouette(points, codes, sums, moved) is None
+    assert segmentation._relabelled_silhouette(points, codes, sums, renumbered) is not None
 
 
 def reference_rfm(transactions: pd.DataFrame, as_of: Any = None) -> pd.DataFrame:

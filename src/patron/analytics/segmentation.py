@@ -39,6 +39,7 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_matrix
 from scipy.spatial.distance import cdist
 from scipy.stats import skew
@@ -109,62 +110,175 @@ def _check_int(name: str, value: Any, low: int) -> int:
     return int(value)
 
 
-_BLOCK_ROWS = 128  # rows of the distance matrix at a time (10 MiB for 10,000 points)
+_BLOCK = 250  # points per block of the distance matrix: 250 x 250 distances (500 KB) at a time
+_MAX_CELLS = 256  # joint clusters summed in one pass: their sums take _MAX_CELLS x n floats
+_MAX_MOVED = 0.25  # share of moved points up to which silhouette_ corrects sums, not recomputes
+_MOVED_ROWS = 128  # moved points whose distances to all points are computed at a time
+
+
+def _encode(labels: NDArray[Any]) -> tuple[NDArray[np.int64], int]:
+    """The labels numbered 0 to k - 1 (in sorted order of the labels), and k."""
+    classes, codes = np.unique(np.asarray(labels), return_inverse=True)
+    return codes.reshape(-1).astype(np.int64), len(classes)
+
+
+def _cell_sums(
+    points: NDArray[np.float64], cells: NDArray[np.int64], count: int
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """The sum of the distances from every point to the points of each cell.
+
+    Returns the sums, ``count`` x n with the points sorted by cell, and that order. Sorted, each
+    cell's points in a block of points are one run, so summing a block of distances over cells is
+    ``np.add.reduceat`` over runs. Each distance is computed once: for blocks ``I <= J`` of the
+    sorted points, the block ``D_IJ`` summed over the runs of its rows gives the points of J
+    their sums over I's cells, and over the runs of its columns, the points of I their sums over
+    J's cells. Distances are squared by ``cdist`` into one buffer, then square-rooted in place
+    (the same numbers as ``cdist``'s ``"euclidean"``, a little faster).
+    """
+    n = len(points)
+    order = np.argsort(cells, kind="stable")
+    ordered = np.ascontiguousarray(points[order])
+    ordered_cells = cells[order]
+    blocks = []
+    for start in range(0, n, _BLOCK):
+        stop = min(start + _BLOCK, n)
+        runs = np.flatnonzero(np.diff(ordered_cells[start:stop])) + 1
+        first, last = int(ordered_cells[start]), int(ordered_cells[stop - 1])
+        blocks.append((start, stop, np.concatenate([[0], runs]), first, last + 1))
+    sums = np.zeros((count, n))
+    buffer = np.empty(min(n, _BLOCK) ** 2)
+    for index, (start, stop, runs, low, high) in enumerate(blocks):
+        for other_start, other_stop, other_runs, other_low, other_high in blocks[index:]:
+            size = (stop - start, other_stop - other_start)
+            distances = buffer[: size[0] * size[1]].reshape(size)
+            cdist(
+                ordered[start:stop], ordered[other_start:other_stop], "sqeuclidean", out=distances
+            )
+            np.sqrt(distances, out=distances)
+            sums[low:high, other_start:other_stop] += np.add.reduceat(distances, runs, axis=0)
+            if other_start != start:
+                sums[other_low:other_high, start:stop] += np.add.reduceat(
+                    distances, other_runs, axis=1
+                ).T
+    return sums, order
+
+
+def _distance_sums(
+    points: NDArray[np.float64], labelings: list[NDArray[Any]]
+) -> list[tuple[NDArray[np.int64], NDArray[np.float64]]]:
+    """For each labelling of the same points: its clusters numbered 0 to k - 1 (see ``_encode``)
+    and, for each point, the sum of its distances to the points of each cluster (n x k).
+
+    The labellings are summed together over their joint cells (the points with the same label in
+    each), so the distances are computed and summed once for all of them, then each labelling's
+    clusters add up their cells. Labellings whose joint cells would exceed ``_MAX_CELLS`` (which
+    bounds the memory) go into another pass.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    n = len(points)
+    encoded = []
+    for labels in labelings:
+        codes, k = _encode(labels)
+        if not 2 <= k <= n - 1:
+            raise ValueError(
+                f"Number of labels is {k}. Valid values are 2 to n_samples - 1 (inclusive)"
+            )
+        encoded.append((codes, k))
+    groups: list[tuple[NDArray[np.int64], int, list[tuple[NDArray[np.int64], int]]]] = []
+    for codes, k in encoded:
+        if groups:
+            cells, count, members = groups[-1]
+            joint, joint_cells = np.unique(cells * k + codes, return_inverse=True)
+            if len(joint) <= _MAX_CELLS:
+                groups[-1] = (joint_cells.reshape(-1), len(joint), [*members, (codes, k)])
+                continue
+        groups.append((codes, k, [(codes, k)]))
+    found = []
+    for cells, count, members in groups:
+        sums, order = _cell_sums(points, cells, count)
+        for codes, k in members:
+            cluster_of_cell = np.empty(count, dtype=np.int64)
+            cluster_of_cell[cells] = codes
+            adding = csr_matrix(
+                (np.ones(count), (cluster_of_cell, np.arange(count))), shape=(k, count)
+            )
+            per_point = np.empty((n, k))
+            per_point[order] = np.asarray(adding @ sums).T
+            found.append((codes, per_point))
+    return found
+
+
+def _silhouette_from_sums(codes: NDArray[np.int64], sums: NDArray[np.float64]) -> float:
+    """The mean silhouette of the clusters ``codes`` (0 to k - 1, each present) from each point's
+    sums of distances to each cluster, as ``sklearn.metrics.silhouette_samples`` defines it: a
+    point alone in its cluster scores 0, and so does one with ``a = b = 0``."""
+    freqs = np.bincount(codes, minlength=sums.shape[1])
+    rows = np.arange(len(codes))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = sums[rows, codes] / (freqs - 1)[codes]
+        means = sums / freqs
+        means[rows, codes] = np.inf
+        b = means.min(axis=1)
+        s = (b - a) / np.maximum(a, b)
+    s[freqs[codes] == 1] = 0.0  # even where a corrected sum is not exactly 0
+    return float(np.mean(np.nan_to_num(s)))
 
 
 def mean_silhouettes(points: NDArray[np.float64], labelings: list[NDArray[Any]]) -> list[float]:
     """The mean silhouette coefficient of each labelling of the same points (Euclidean).
 
     ``sklearn.metrics.silhouette_score(points, labels)`` for each, to the last digit or two, in
-    one pass: each block of rows of the distance matrix is computed once (exactly, by
-    ``scipy.spatial.distance.cdist``) and summed per cluster for every labelling at once, by a
-    sparse product with the clusters' indicator rows, which adds the distances in the order
-    scikit-learn's ``bincount`` does. No BLAS and no threads: it behaves the same on a busy
-    machine.
+    one pass over half the distance matrix, block by block (each distance computed once,
+    exactly, by ``scipy.spatial.distance.cdist``) and summed once over the joint cells of all
+    labellings (see ``_distance_sums``). No BLAS and no threads: it behaves the same on a busy
+    machine. Memory: a block of distances and the sums, at most ``_MAX_CELLS`` floats a point.
+    """
+    return [_silhouette_from_sums(*found) for found in _distance_sums(points, labelings)]
+
+
+def _relabelled_silhouette(
+    points: NDArray[np.float64],
+    codes: NDArray[np.int64],
+    sums: NDArray[np.float64],
+    labels: NDArray[Any],
+) -> float | None:
+    """The mean silhouette of ``labels`` from the distance sums (``_distance_sums``) of another
+    labelling ``codes`` of the same points, or None where a full pass is as cheap.
+
+    The clusters of ``labels`` are matched one to one with those of ``codes`` so that most points
+    keep theirs (the best assignment on the contingency table); then for each point whose
+    cluster differs, its distances to every point are taken off its old cluster's sums and added
+    to its new one's. That is the silhouette a full pass gives, to rounding. None when the
+    numbers of clusters differ or more than ``_MAX_MOVED`` of the points moved.
     """
     points = np.asarray(points, dtype=np.float64)
-    n = len(points)
-    encoded = []
-    for labels in labelings:
-        classes, codes = np.unique(np.asarray(labels), return_inverse=True)
-        if not 2 <= len(classes) <= n - 1:
-            raise ValueError(
-                f"Number of labels is {len(classes)}. Valid values are 2 to n_samples - 1 "
-                "(inclusive)"
-            )
-        encoded.append((codes.reshape(-1), np.bincount(codes.reshape(-1))))
-    offsets = np.cumsum([0] + [len(freqs) for _, freqs in encoded])
-    indicators = csr_matrix(
-        (
-            np.ones(n * len(encoded)),
-            (np.concatenate([c + o for (c, _), o in zip(encoded, offsets[:-1], strict=True)]),
-             np.tile(np.arange(n), len(encoded))),
-        ),
-        shape=(int(offsets[-1]), n),
-    )  # fmt: skip
-    intra = np.empty((len(encoded), n))
-    inter = np.empty((len(encoded), n))
-    for start in range(0, n, _BLOCK_ROWS):
-        stop = min(start + _BLOCK_ROWS, n)
-        rows = np.arange(stop - start)
-        # Points x block rows: the layout the sparse product reads (the distance is symmetric
-        # to the bit, so this is the block's rows transposed, without the copy).
-        distances = cdist(points, points[start:stop])
-        distances[rows + start, rows] = 0.0
-        sums = np.asarray(indicators @ distances).T  # rows x clusters of every labelling
-        for i, ((codes, freqs), offset) in enumerate(zip(encoded, offsets[:-1], strict=True)):
-            per_cluster = sums[:, offset : offset + len(freqs)].copy()
-            own = codes[start:stop]
-            intra[i, start:stop] = per_cluster[rows, own]
-            per_cluster[rows, own] = np.inf
-            inter[i, start:stop] = (per_cluster / freqs).min(axis=1)
-    means = []
-    for i, (codes, freqs) in enumerate(encoded):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a = intra[i] / (freqs - 1)[codes]
-            s = (inter[i] - a) / np.maximum(a, inter[i])
-        means.append(float(np.mean(np.nan_to_num(s))))
-    return means
+    new_codes, k = _encode(labels)
+    n = len(codes)
+    if k != sums.shape[1] or len(new_codes) != n:
+        return None
+    table = np.bincount(codes * k + new_codes, minlength=k * k).reshape(k, k)
+    old, new = linear_sum_assignment(table, maximize=True)
+    renumber = np.empty(k, dtype=np.int64)
+    renumber[new] = old
+    relabelled = renumber[new_codes]  # labels in the numbering of codes
+    moved = np.flatnonzero(relabelled != codes)
+    if len(moved) > _MAX_MOVED * n:
+        return None
+    shifts = np.zeros((k, n))
+    for start in range(0, len(moved), _MOVED_ROWS):
+        chunk = moved[start : start + _MOVED_ROWS]
+        distances = cdist(points[chunk], points, "sqeuclidean")
+        np.sqrt(distances, out=distances)
+        steps = np.arange(len(chunk))
+        moving = csr_matrix(
+            (
+                np.concatenate([np.ones(len(chunk)), -np.ones(len(chunk))]),
+                (np.concatenate([relabelled[chunk], codes[chunk]]), np.tile(steps, 2)),
+            ),
+            shape=(k, len(chunk)),
+        )
+        shifts += moving @ distances
+    return _silhouette_from_sums(relabelled, sums + shifts.T)
 
 
 def _has_distinct_rows(values: NDArray[np.float64], count: int) -> bool:
@@ -309,6 +423,7 @@ class RFMSegmenter(ClusterMixin, BaseEstimator):  # type: ignore[misc]
 
         self.silhouette_scores_: dict[int, float] = {}
         chosen: KMeans | None = None
+        chosen_sums: tuple[NDArray[np.int64], NDArray[np.float64]] | None = None
         if self.k is None:
             candidates = range(low, min(high, distinct - 1) + 1)
             if not candidates:
@@ -317,12 +432,13 @@ class RFMSegmenter(ClusterMixin, BaseEstimator):  # type: ignore[misc]
                 )
             with _small_problem():
                 models = [self._kmeans(k).fit(features[sample]) for k in candidates]
-            scores = mean_silhouettes(features[sample], [model.labels_ for model in models])
+            # Each candidate's distance sums: silhouette_ starts from the chosen one's.
+            sums = _distance_sums(features[sample], [model.labels_ for model in models])
             best = -np.inf
-            for k, model, score in zip(candidates, models, scores, strict=True):
-                self.silhouette_scores_[k] = score
+            for k, model, model_sums in zip(candidates, models, sums, strict=True):
+                score = self.silhouette_scores_[k] = _silhouette_from_sums(*model_sums)
                 if score > best:
-                    best, self.k_, chosen = score, k, model
+                    best, self.k_, chosen, chosen_sums = score, k, model, model_sums
             if len(sample) < n:
                 chosen = None  # chosen on the sample; refit on everyone
         else:
@@ -334,10 +450,16 @@ class RFMSegmenter(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         self._order_segments(values, np.asarray(self.kmeans_.labels_, dtype=np.int64))
         self.labels_ = self.cluster_to_segment_[self.kmeans_.labels_]
         labels_in_sample = self.labels_[sample]
-        if 2 <= len(np.unique(labels_in_sample)) < len(sample):
-            self.silhouette_ = mean_silhouettes(features[sample], [labels_in_sample])[0]
-        else:
-            self.silhouette_ = float("nan")
+        silhouette: float | None = None
+        if not 2 <= len(np.unique(labels_in_sample)) < len(sample):
+            silhouette = float("nan")
+        elif chosen_sums is not None:
+            # The segments on the sample are mostly the chosen candidate's, renumbered: correct
+            # its sums for the customers that moved rather than sum every distance again.
+            silhouette = _relabelled_silhouette(features[sample], *chosen_sums, labels_in_sample)
+        if silhouette is None:
+            silhouette = mean_silhouettes(features[sample], [labels_in_sample])[0]
+        self.silhouette_ = silhouette
         self.segments_ = self._summary(values, self.labels_)
         return self
 
