@@ -110,17 +110,31 @@ class _Clock:
                 n_clusters=k, n_init=segmenter.n_init, random_state=segmenter.random_state
             )
 
-        silhouettes = segmentation.mean_silhouettes
+        depth = [0]  # silhouette functions call each other: time the outermost call only
 
-        def timed_silhouettes(*args: Any) -> list[float]:
-            started = time.perf_counter()
-            try:
-                return silhouettes(*args)
-            finally:
-                clock.silhouettes += time.perf_counter() - started
+        def timed(function: Any) -> Any:
+            def run(*args: Any) -> Any:
+                depth[0] += 1
+                started = time.perf_counter()
+                try:
+                    return function(*args)
+                finally:
+                    depth[0] -= 1
+                    if depth[0] == 0:
+                        clock.silhouettes += time.perf_counter() - started
+
+            return run
 
         segmentation.RFMSegmenter._kmeans = timed_kmeans  # type: ignore[method-assign]
-        segmentation.mean_silhouettes = timed_silhouettes  # type: ignore[assignment]
+        # Every function fit computes silhouettes with: the candidates' distance sums, their
+        # scores, silhouette_'s corrected sums, and its full pass where correcting is not worth it.
+        for name in (
+            "mean_silhouettes",
+            "_distance_sums",
+            "_silhouette_from_sums",
+            "_relabelled_silhouette",
+        ):
+            setattr(segmentation, name, timed(getattr(segmentation, name)))
 
     def take(self, n: int) -> dict[str, float]:
         """Seconds in fits on everyone, in fits on samples and in silhouettes, since last taken."""
