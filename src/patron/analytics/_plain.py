@@ -11,6 +11,7 @@ Nothing here imports numpy; without the compiled kernel the caller takes the lib
 from __future__ import annotations
 
 import json
+import math
 import os
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,7 +21,7 @@ from typing import Any
 
 from patron.analytics._rule_params import RULE_METRICS
 
-RULES_AT_ONCE = 1 << 12
+RULES_AT_ONCE = 1 << 10
 """Rules turned into text at a time when writing a file."""
 
 
@@ -114,13 +115,36 @@ class PlainMined:
             flat = memoryview(block).cast("i").tolist()
             self.codes.extend(zip(*[iter(flat)] * length, strict=True))
         self.counts = [c for block in made["counts"] for c in memoryview(block).cast("q").tolist()]
-        # The rules stay in the kernel's buffers (Python numbers take 3-4 times the room) and
-        # are turned into text a part at a time.
+        # The rules stay in the kernel's buffers (Python numbers take 3-4 times the room): the
+        # rows of their two sides and their counts; the metrics are made and turned into text a
+        # part at a time (seven columns of floats would take seven times the counts' room).
         self.antecedents = memoryview(made["antecedents"]).cast("q")
         self.consequents = memoryview(made["consequents"]).cast("q")
-        metrics = memoryview(made["metrics"]).cast("d")
-        n = len(self.antecedents)
-        self.metrics = [metrics[m * n : (m + 1) * n] for m in range(len(RULE_METRICS))]
+        self.rule_counts = memoryview(made["rule_counts"]).cast("q")
+
+    def metrics(self, part: slice) -> list[list[float]]:
+        """The seven metrics (``RULE_METRICS``) of the rules in ``part``, a list each, computed
+        with the operations, in the order, the kernel and mlxtend use, so to the same bits."""
+        total = float(self.n_baskets)
+        counts = self.counts
+        columns: list[list[float]] = [[] for _ in RULE_METRICS]
+        add = [column.append for column in columns]
+        for a, c, count in zip(
+            self.antecedents[part].tolist(),
+            self.consequents[part].tolist(),
+            self.rule_counts[part].tolist(),
+            strict=True,
+        ):
+            support_a, support_c, support = counts[a] / total, counts[c] / total, count / total
+            confidence = (support * total) / (support_a * total)
+            add[0](support_a)
+            add[1](support_c)
+            add[2](support)
+            add[3](confidence)
+            add[4](confidence / support_c)
+            add[5](support - support_a * support_c)
+            add[6]((1.0 - support_c) / (1.0 - confidence) if confidence < 1.0 else math.inf)
+        return columns
 
     def items_of(self, row: int) -> list[str]:
         return [self.labels[code] for code in self.codes[row]]
@@ -154,7 +178,7 @@ class PlainMined:
                 [texts[row] for row in self.antecedents[part].tolist()],
                 [texts[row] for row in self.consequents[part].tolist()],
             ]
-            columns += [float_texts(values[part].tolist()) for values in self.metrics]
+            columns += [float_texts(values) for values in self.metrics(part)]
             yield columns
 
 
@@ -177,5 +201,6 @@ def mine_file(
         thresholds is not None,
         min_confidence,
         -1.0 if min_lift is None else min_lift,
+        False,  # each rule's count, not its seven metrics: see PlainMined.metrics
     )
     return PlainMined(made, baskets, min_count)

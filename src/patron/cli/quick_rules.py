@@ -114,13 +114,14 @@ def run(command: str, args: list[str]) -> int | None:
                 return None
     n_baskets, n_items, n_itemsets = len(baskets), len(baskets.labels), len(mined.codes)
     n_rules = len(mined.antecedents) if thresholds is not None else None
+    top = mined.metrics(slice(0, min(10, n_rules or 0)))
     strongest = [
         (
             mined.items_of(mined.antecedents[j]),
             mined.items_of(mined.consequents[j]),
-            mined.metrics[2][j],
-            mined.metrics[3][j],
-            mined.metrics[4][j],
+            top[2][j],
+            top[3][j],
+            top[4][j],
         )
         for j in range(min(10, n_rules or 0))
     ]
