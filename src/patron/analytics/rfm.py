@@ -193,9 +193,10 @@ _TEXT = pd.Index(np.array([""], dtype=object)).dtype  # what pandas makes of Pyt
 def _factorize(values: pd.Series, *, sort: bool = False) -> tuple[np.ndarray, pd.Index]:
     """Codes 0…n-1 and the distinct values, as ``groupby`` numbers them (sorted with ``sort``).
 
-    Text of one length in bytes (UUIDs, hex digests, fixed-width codes) is coded from its bytes
-    (:func:`_code_rows`); other text is factorised as it is stored (pyarrow strings hash without
-    making a Python object per row), anything else as a NumPy array, as ``groupby`` would.
+    Text of one length in bytes (UUIDs, hex digests, fixed-width codes) and integers are coded
+    from their bytes (:func:`_code_bytes`); other text is factorised as it is stored (pyarrow
+    strings hash without making a Python object per row), anything else as a NumPy array, as
+    ``groupby`` would.
     """
     text = _text_bytes(values)
     coded = _code_bytes(text[0], sort=sort) if text is not None else None
@@ -378,8 +379,10 @@ def _distinct_per_group(codes: np.ndarray, values: pd.Series, groups: int) -> np
     """How many distinct ``values`` each group (``codes`` 0…groups-1) has."""
     coded = None
     text = _text_bytes(values)
-    numbers = values.to_numpy() if text is None else None
-    keys = _hash_rows(text[0]) if text is not None else numbers
+    if text is not None:
+        keys = _hash_rows(text[0])
+    else:  # integers are their own keys; other values (text of several lengths) are factorised
+        keys = values.to_numpy() if values.dtype.kind in "iu" else None
     if keys is not None and keys.dtype.kind in "iu":
         ordered = np.sort(keys)
         if not (ordered[1:] == ordered[:-1]).any():  # no two rows alike (one row per order)
