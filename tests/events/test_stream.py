@@ -20,6 +20,7 @@ from sqlalchemy import update
 from patron.customers.schemas import CustomerCreate, CustomerUpdate
 from patron.customers.service import customers
 from patron.db.engine import Database
+from patron.events import jobs as prune_jobs
 from patron.events import service as events
 from patron.events.models import Event, EventPrune
 from patron.kit.clock import utcnow
@@ -188,20 +189,18 @@ def test_gap_event_when_the_position_was_pruned(db: Database, servers: Servers) 
         events.record(
             session, Principal.system(), type="customer.noted", entity="customer", entity_id=some
         )
-    Worker(db).run_until_idle()  # nothing queued: pruning is a scheduled job
-    assert len(all_events(db)) == len(old) + 1
-    worker = Worker(db)
-    worker.schedule()
-    worker.schedule()  # one pending run per recurring kind, not two
+    # The oldest event is far past an interval old and no prune has run: the worker's first round
+    # enqueues one (a worker built without settings too) and runs it.
+    assert Worker(db).run_until_idle() == 1
     with db.unit_of_work(write=False) as session:
-        pending = session.query(Job).filter(Job.kind == "events.prune").all()
-    assert [job.status for job in pending] == ["queued"]
-    assert worker.run_until_idle() == 1
+        [prune] = session.query(Job).filter(Job.kind == prune_jobs.JOB_KIND).all()
+    assert prune.status == "succeeded", prune.last_error
     kept = all_events(db)
     assert [e.type for e in kept] == ["customer.noted"]
     with db.unit_of_work(write=False) as session:
         assert events.pruned_through(session) == old[-1]
         assert session.query(EventPrune).one().deleted == len(old)
+    assert Worker(db).run_until_idle() == 0  # the next one is due an interval after this one
 
     with client(live.url, api_key(db)) as http:
         with http.stream("GET", STREAM, headers={"Last-Event-ID": str(old[1])}) as response:
@@ -236,16 +235,15 @@ def test_prune_keeps_recent_events_and_works_in_batches(db: Database) -> None:
         third = events.prune_batch(session, retention=timedelta(hours=72), batch=3)
     assert (third.deleted, third.done) == (0, True)
     assert [e.position for e in all_events(db)] == positions[5:]
-    # A recurring run is due one interval after the last one finished.
+    # A recurring run is due one interval after the last one finished, not before.
+    finished = utcnow()
     with db.unit_of_work() as session:
-        job = queue.enqueue(session, "events.prune", {})
-        job.status, job.finished_at = "succeeded", utcnow()
+        job = queue.enqueue(session, prune_jobs.JOB_KIND, {})
+        job.status, job.finished_at = "succeeded", finished
+    due = finished + prune_jobs.EVERY
     with db.unit_of_work() as session:
-        from patron.worker import kinds
-
-        kinds.register_all()
-        [scheduled] = queue.schedule_recurring(session)
-        assert scheduled.run_after - job.finished_at >= timedelta(minutes=59)
+        assert prune_jobs.enqueue_if_due(session, due - timedelta(minutes=1)) is None
+        assert prune_jobs.enqueue_if_due(session, due) is not None
 
 
 # ----- disconnects and shutdown ---------------------------------------------------------------

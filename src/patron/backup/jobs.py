@@ -2,8 +2,9 @@
 
 The schedule is ``PATRON_BACKUP_SCHEDULE`` (see ``schedule``); after each scheduled backup the
 ``PATRON_BACKUP_KEEP`` newest backups in the backup directory are kept and older ones deleted.
-Several workers may check at once: on PostgreSQL a transaction-scoped advisory lock, on SQLite
-the writer lock, lets only one of them enqueue.
+Several workers may check at once: the worker calls ``enqueue_if_due`` under
+``queue.lock_schedule`` (on PostgreSQL an advisory lock, on SQLite the writer lock), so only one of
+them enqueues.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from patron.backup import service
@@ -22,7 +23,6 @@ from patron.worker import queue
 from patron.worker.models import Job
 
 JOB_KIND = "backup.create"
-ADVISORY_LOCK = 0x7061_7472_6F6E_0001  # "patron" + 1: one scheduler at a time
 REPORT_EVERY_SECONDS = 2.0
 
 
@@ -31,11 +31,10 @@ def last_started(session: Session) -> datetime | None:
 
 
 def enqueue_if_due(session: Session, now: datetime, *, settings: Settings) -> Job | None:
-    """Enqueue a scheduled backup when the schedule says one is due."""
+    """Enqueue a scheduled backup when the schedule says one is due (called under the schedule
+    lock, see ``patron.worker.kinds.Scheduled``)."""
     if not settings.backup_schedule:
         return None
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
     if not parse_schedule(settings.backup_schedule).is_due(last_started(session), now):
         return None
     return queue.enqueue(session, JOB_KIND, {"scheduled": True})

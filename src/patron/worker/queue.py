@@ -2,7 +2,8 @@
 
 Claiming uses ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, so many workers share the queue;
 on SQLite writers are serialised by ``BEGIN IMMEDIATE``, so one claimer at a time is guaranteed.
-A job whose worker died (locked longer than ``STALE_AFTER``) is claimed again.
+A job whose worker died (locked longer than ``STALE_AFTER``) is claimed again. Recurring jobs
+(``patron.worker.kinds.scheduled``) are enqueued under ``lock_schedule``, one worker at a time.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session
 
 from patron.db.engine import Database
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from patron.config import Settings
 
 STALE_AFTER = timedelta(minutes=30)
+SCHEDULE_LOCK = 0x7061_7472_6F6E_0001  # "patron" + 1: one scheduler at a time
 
 
 class RetryableError(Exception):
@@ -42,7 +44,6 @@ class JobContext:
 
 Handler = Callable[[JobContext, dict[str, Any]], None]
 _HANDLERS: dict[str, Handler] = {}
-_RECURRING: dict[str, timedelta] = {}
 
 
 def register(kind: str, handler: Handler) -> None:
@@ -50,26 +51,15 @@ def register(kind: str, handler: Handler) -> None:
     _HANDLERS[kind] = handler
 
 
-def register_recurring(kind: str, every: timedelta) -> None:
-    """Keep one job of ``kind`` queued, due ``every`` after the previous one finished."""
-    _RECURRING[kind] = every
+def lock_schedule(session: Session) -> None:
+    """Let one worker at a time check and enqueue recurring jobs, until ``session`` commits.
 
-
-def schedule_recurring(session: Session) -> list[Job]:
-    """Queue the next run of each recurring kind that has none queued or running."""
-    queued = []
-    for kind, every in _RECURRING.items():
-        pending = select(Job.id).where(Job.kind == kind, Job.status.in_(("queued", "running")))
-        if session.scalars(pending.limit(1)).first() is not None:
-            continue
-        last = session.scalar(
-            select(Job.finished_at).where(Job.kind == kind).order_by(Job.finished_at.desc())
-        )
-        job = enqueue(session, kind, {})
-        job.run_after = max(job.run_after, last + every) if last else job.run_after
-        queued.append(job)
-    session.flush()
-    return queued
+    On PostgreSQL this is a transaction-scoped advisory lock: a second worker waits for it, then
+    sees the job the first one committed. On SQLite a writer holds the database's one write lock
+    from its ``BEGIN IMMEDIATE``, which serialises them already.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEDULE_LOCK})
 
 
 def handler_for(kind: str) -> Handler | None:

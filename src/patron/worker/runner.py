@@ -1,7 +1,9 @@
 """The worker: claims jobs and runs them, each in its own units of work.
 
 ``patron worker`` runs one in the foreground; ``patron serve`` starts one in a thread when the
-database is SQLite, so a newcomer sees background work happen without a second process.
+database is SQLite, so a newcomer sees background work happen without a second process. Each
+round also enqueues the recurring jobs that are due (``kinds.scheduled``: event pruning, scheduled
+backups).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
-from patron.config import Settings
 from patron.db.engine import Database
 from patron.kit.clock import utcnow
 from patron.worker import queue
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
     from patron.config import Settings
 
 logger = logging.getLogger("patron.worker")
-SCHEDULE_EVERY_SECONDS = 60.0
-
 SCHEDULE_CHECK_SECONDS = 30.0
 
 
@@ -47,17 +46,26 @@ class Worker:
         self.webhooks = WebhookDispatcher(database, settings) if settings else None
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._stop = threading.Event()
-        self._scheduled = kinds.scheduled(settings) if settings is not None else []
+        self._scheduled = kinds.scheduled(settings)
         self._next_schedule_check = 0.0
 
     def enqueue_scheduled(self) -> None:
-        """Enqueue the recurring jobs that are due; checked every ``SCHEDULE_CHECK_SECONDS``."""
-        if not self._scheduled or time.monotonic() < self._next_schedule_check:
+        """Enqueue the recurring jobs that are due; checked every ``SCHEDULE_CHECK_SECONDS``.
+
+        Each check is its own transaction under the schedule lock, so workers checking at once
+        enqueue a job once, and one failing check (logged) neither stops the others nor the
+        jobs this round claims.
+        """
+        if time.monotonic() < self._next_schedule_check:
             return
         self._next_schedule_check = time.monotonic() + SCHEDULE_CHECK_SECONDS
-        with self.database.unit_of_work() as session:
-            for enqueue_if_due in self._scheduled:
-                enqueue_if_due(session, utcnow())
+        for enqueue_if_due in self._scheduled:
+            try:
+                with self.database.unit_of_work() as session:
+                    queue.lock_schedule(session)
+                    enqueue_if_due(session, utcnow())
+            except Exception:
+                logger.exception("checking a recurring job failed")
 
     def run_once(self) -> bool:
         """Claim and run one job; False when the queue had nothing ready."""
@@ -105,11 +113,6 @@ class Worker:
                 queue.fail(session, job, error, retryable=retryable)
         return True
 
-    def schedule(self) -> None:
-        """Queue the recurring jobs (event pruning, …) that are not queued yet."""
-        with self.database.unit_of_work() as session:
-            queue.schedule_recurring(session)
-
     def run_until_idle(self, limit: int = 1000) -> int:
         done = 0
         while done < limit and self.run_once():
@@ -121,15 +124,8 @@ class Worker:
         return self.webhooks.run_once() if self.webhooks is not None else False
 
     def run_forever(self) -> None:
-        scheduled_at = float("-inf")
         while not self._stop.is_set():
             busy = False
-            try:
-                if time.monotonic() - scheduled_at >= SCHEDULE_EVERY_SECONDS:
-                    scheduled_at = time.monotonic()
-                    self.schedule()
-            except Exception:
-                logger.exception("worker loop error")
             for step in (self.run_once, self.run_webhooks_once):
                 try:
                     busy = step() or busy
