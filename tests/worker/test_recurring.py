@@ -95,14 +95,16 @@ def waiting_for_advisory_locks(db: Database) -> int:
         )
 
 
+# SQLite serialises every writer from BEGIN IMMEDIATE: the lock is PostgreSQL's.
+@pytest.mark.parametrize(
+    "db", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 def test_workers_checking_at_once_enqueue_each_job_once(
     db: Database, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     """One worker is between its check and its commit when another checks: the second waits for
     the schedule lock, then sees the first one's jobs. Without the lock it would see none (they
     are not committed yet) and enqueue each job again."""
-    if db.dialect != "postgresql":
-        pytest.skip("SQLite serialises every writer from BEGIN IMMEDIATE; the lock is for PG")
     scheduled = settings.model_copy(update={"backup_schedule": "6h"})
     add_event(db, hours_ago=2)
     other = Worker(db, settings=scheduled)
