@@ -131,6 +131,31 @@ def _key(value: Any) -> Any:
     return value
 
 
+def keyset(
+    statement: Select[Any],
+    resource: Resource[M],
+    sort: str | None,
+    after: tuple[Any, uuid.UUID] | None = None,
+) -> Select[Any]:
+    """``statement`` in ``sort`` order, ties broken by id, and, given ``after`` (the sort value
+    and the id of the last row read), only the rows past that one: a keyset page's query without
+    its limit. ``page`` reads records through it; exports read plain rows through it."""
+    name, descending = _parse_sort(resource, sort)
+    column = resource.sort_fields[name]
+    id_column = resource.model.id  # type: ignore[attr-defined]
+    if after is not None:
+        last, last_id = after
+        if column is id_column:
+            statement = statement.where(id_column < last_id if descending else id_column > last_id)
+        elif descending:
+            statement = statement.where(tuple_(column, id_column) < tuple_(last, last_id))
+        else:
+            statement = statement.where(tuple_(column, id_column) > tuple_(last, last_id))
+    if descending:
+        return statement.order_by(column.desc(), id_column.desc())
+    return statement.order_by(column.asc(), id_column.asc())
+
+
 def page(
     session: Session,
     statement: Select[tuple[M]],
@@ -142,26 +167,16 @@ def page(
 ) -> Page[M]:
     name, descending = _parse_sort(resource, sort)
     column = resource.sort_fields[name]
-    id_column = resource.model.id  # type: ignore[attr-defined]
     token = ("-" if descending else "") + name
+    after = None
     if cursor:
         try:
             values = decode_cursor(cursor, token)
-            last = _coerce(values[0], column.type.python_type)
-            last_id = uuid.UUID(values[1])
+            after = (_coerce(values[0], column.type.python_type), uuid.UUID(values[1]))
         except (InvalidCursor, ValueError, TypeError, IndexError) as exc:
             message = str(exc) if isinstance(exc, InvalidCursor) else "The cursor is not valid."
             raise ValidationFailed.field("cursor", message, "invalid_cursor") from exc
-        if column is id_column:
-            statement = statement.where(id_column < last_id if descending else id_column > last_id)
-        elif descending:
-            statement = statement.where(tuple_(column, id_column) < tuple_(last, last_id))
-        else:
-            statement = statement.where(tuple_(column, id_column) > tuple_(last, last_id))
-    if descending:
-        statement = statement.order_by(column.desc(), id_column.desc())
-    else:
-        statement = statement.order_by(column.asc(), id_column.asc())
+    statement = keyset(statement, resource, sort, after)
     rows = list(session.scalars(statement.limit(limit + 1)))
     has_more = len(rows) > limit
     rows = rows[:limit]

@@ -132,9 +132,10 @@ class CustomerRead(RecordRead):
     @model_validator(mode="wrap")
     @classmethod
     def _with_insight(cls, data: Any, handler: Any) -> Any:
-        """Segment and scores from the customer's insight, when it was loaded with it."""
+        """Segment and scores from the customer's insight, when it was loaded with it (on the
+        record, or under ``insight`` in a mapping: exports validate plain rows)."""
         read = handler(data)
-        insight = None if isinstance(data, dict) else vars(data).get("insight")
+        insight = data.get("insight") if isinstance(data, dict) else vars(data).get("insight")
         if insight is not None:
             for name in INSIGHT_FIELDS:
                 setattr(read, name, getattr(insight, name))

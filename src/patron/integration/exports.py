@@ -1,9 +1,10 @@
 """Exports: every record a caller may read, streamed in keyset batches, in four file formats.
 
 ``open_export`` checks the permission and the filters at once and returns the rows as a lazy
-iterator: it reads ``BATCH_SIZE`` records at a time through the entity's scoped select (the same
-scope and filters as the list API), shapes them with the entity's ``*Read`` schema and forgets
-them before reading the next batch, so memory stays flat however many rows there are.
+iterator: it reads ``BATCH_SIZE`` rows at a time through the entity's scoped select (the same
+scope and filters as the list API), as plain rows of columns plus the related records its reads
+load, shapes each with the entity's ``*Read`` schema and forgets the batch before reading the
+next, so memory stays flat however many rows there are, and every row is what the API gives.
 
 The writers stream too: CSV and JSON Lines a chunk of lines at a time, Parquet one row group per
 batch, XLSX through openpyxl's write-only workbook. CSV and XLSX neutralise spreadsheet formula
@@ -16,23 +17,27 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import itertools
 import json
+import operator
 import types
 import typing
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Text, func, select, type_coerce
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import RelationshipProperty, Session
 
 from patron.crud import repository
 from patron.crud.service import CrudService
 from patron.errors import NotFound, ValidationFailed
-from patron.security import audit
+from patron.security import audit, crypto
+from patron.security.crypto_types import EncryptedText
 from patron.security.permissions import Action, Principal
 from patron.security.personal import mask
 
@@ -287,23 +292,185 @@ def _rows(
     sort: str,
     batch_size: int,
 ) -> Iterator[dict[str, Any]]:
+    """The export's rows, ``batch_size`` at a time, each shaped by the entity's read schema.
+
+    A batch is read as plain rows of the columns the schema shows, not as ORM records: building
+    records (and collecting them as garbage) took more than half of an export's time. Beside
+    the rows, one query per relationship the entity's reads load (a customer's insight, an
+    order's lines) fetches the related records of the whole batch. The read schema then
+    validates each row, as a mapping, as it would the record: a row is exactly the API's."""
     resource = _with_id_sort(spec)
-    statement = _statement(spec, principal, filters)
-    read_schema = spec.read_schema
-    cursor: str | None = None
+    sort_key = resource.sort_fields[repository._parse_sort(resource, sort)[0]].key
+    source = _source(spec)
+    statement = _statement(spec, principal, filters).with_only_columns(*source.columns(sort_key))
+    # model_validate and model_dump without their Python wrappers (same defaults): 3 % faster.
+    validate = spec.read_schema.__pydantic_validator__.validate_python
+    dump = spec.read_schema.__pydantic_serializer__.to_python
+    after: tuple[Any, uuid.UUID] | None = None
     while True:
-        page = repository.page(
-            session, statement, resource, sort=sort, limit=batch_size, cursor=cursor
-        )
-        shaped = [read_schema.model_validate(item).model_dump(mode="json") for item in page.items]
-        session.expunge_all()  # forget the batch: the identity map must not grow with the export
-        yield from shaped
-        if not page.has_more:
+        window = repository.keyset(statement, resource, sort, after).limit(batch_size)
+        # Rows made by the engine, not by the ORM's loader one column call at a time (5 % of the
+        # export), on the session's own connection, so in its transaction. (Patron's sessions
+        # never autoflush, so going around the ORM skips nothing.)
+        rows = session.connection().execute(window).all()
+        if not rows:
             return
-        cursor = page.next_cursor
+        related = [_Related.load(session, relationship, rows) for relationship in source.related]
+        session.expunge_all()  # forget the related records: the identity map must not grow
+        names = rows[0]._fields
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        for index, name in enumerate(names):
+            if name in source.encrypted:
+                columns[index] = _decrypt_all(source.encrypted[name], columns[index])
+        # Each row is shaped when the writer asks for it, so its dicts die young: the garbage
+        # collector has one batch of plain rows to keep track of, and little else.
+        for values in zip(*columns, strict=True):
+            record = dict(zip(names, values, strict=True))
+            for found in related:
+                record[found.key] = found.of(record)
+            yield dump(validate(record), mode="json")
+        if len(rows) < batch_size:
+            return
+        after = (record[sort_key], record["id"])
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where an entity's read schema finds its values in plain rows: ``fields`` are columns of
+    the model, ``related`` the relationships its reads load with a record, and ``encrypted``
+    the fields read as stored and decrypted a batch at a time, with their contexts."""
+
+    model: type[Any]
+    fields: tuple[str, ...]
+    related: tuple[RelationshipProperty[Any], ...]
+    encrypted: dict[str, str]
+
+    def columns(self, sort_key: str) -> list[Any]:
+        """What to select: the schema's columns, the id, the sort key and the relationships'
+        join keys, each labelled with its attribute's name."""
+        names = dict.fromkeys(["id", sort_key, *self.fields])
+        for relationship in self.related:
+            names[_join_keys(relationship)[0]] = None
+        return [
+            type_coerce(getattr(self.model, name), Text).label(name)  # still sealed
+            if name in self.encrypted
+            else getattr(self.model, name).label(name)
+            for name in names
+        ]
+
+
+_SOURCES: dict[str, _Source] = {}
+
+
+def _source(spec: Exportable) -> _Source:
+    """The entity's :class:`_Source`, worked out once. Refuses a read schema that would need
+    more than columns and simply joined relationships (a Python property of the model, a
+    relationship of a related record): its rows could silently differ from the API's."""
+    if spec.name in _SOURCES:
+        return _SOURCES[spec.name]
+    resource = spec.service.resource
+    mapper = sa_inspect(resource.model)
+    wanted = set(spec.read_schema.model_fields)
+    fields = tuple(prop.key for prop in mapper.column_attrs if prop.key in wanted)
+    related = _loaded_relationships(resource)
+    related |= {prop for prop in mapper.relationships if prop.key in wanted}
+    for relationship in related:
+        pairs = relationship.local_remote_pairs or []
+        if relationship.secondary is not None or len(pairs) != 1:
+            raise TypeError(f"{spec.name}: {relationship} does not join on one key")
+        local, remote = pairs[0]
+        if not relationship.primaryjoin.compare(local == remote):
+            raise TypeError(f"{spec.name}: {relationship} joins on more than its key")
+    for name in sorted(wanted - set(fields) - {relationship.key for relationship in related}):
+        if hasattr(resource.model, name):
+            raise TypeError(f"{spec.name}: {name} is neither a column nor a loaded relationship")
+    source = _Source(
+        model=resource.model,
+        fields=fields,
+        related=tuple(sorted(related, key=lambda relationship: relationship.key)),
+        encrypted={
+            name: mapper.columns[name].type.context
+            for name in fields
+            if isinstance(mapper.columns[name].type, EncryptedText)
+        },
+    )
+    _SOURCES[spec.name] = source
+    return source
+
+
+def _loaded_relationships(resource: repository.Resource[Any]) -> set[RelationshipProperty[Any]]:
+    """The relationships the resource's reads load with a record (its ``load_options``)."""
+    found: set[RelationshipProperty[Any]] = set()
+    for option in resource.load_options:
+        for element in option.context:  # type: ignore[attr-defined]
+            steps = [step for step in element.path.path if isinstance(step, RelationshipProperty)]
+            if len(steps) > 1:
+                raise TypeError(f"{resource.entity}: exports load one step, not {element.path}")
+            found.update(steps)
+    return found
+
+
+def _join_keys(relationship: RelationshipProperty[Any]) -> tuple[str, str]:
+    """(the parent's attribute, the related model's attribute) a relationship joins on."""
+    [(local, remote)] = relationship.local_remote_pairs or []
+    parent = relationship.parent.get_property_by_column(local).key
+    return parent, relationship.mapper.get_property_by_column(remote).key
+
+
+RELATED_CHUNK = 500  # parent keys per IN (...) list, as SQLAlchemy's selectinload takes them
+
+
+@dataclass(frozen=True)
+class _Related:
+    """One relationship's records for a batch of rows, by the rows' join key: what loading the
+    records with it (``selectinload``) would have put on each, in the relationship's order."""
+
+    key: str
+    local: str
+    uselist: bool
+    found: dict[Any, list[Any]]
+
+    @classmethod
+    def load(
+        cls, session: Session, relationship: RelationshipProperty[Any], rows: Sequence[Any]
+    ) -> _Related:
+        local, remote = _join_keys(relationship)
+        target = relationship.mapper.class_
+        keys = list({getattr(row, local) for row in rows})
+        found: dict[Any, list[Any]] = {}
+        for start in range(0, len(keys), RELATED_CHUNK):
+            chunk = keys[start : start + RELATED_CHUNK]
+            statement = select(target).where(getattr(target, remote).in_(chunk))
+            if relationship.order_by:
+                statement = statement.order_by(*relationship.order_by)
+            for record in session.scalars(statement):
+                found.setdefault(getattr(record, remote), []).append(record)
+        return cls(relationship.key, local, bool(relationship.uselist), found)
+
+    def of(self, row: Mapping[str, Any]) -> Any:
+        """The related records of ``row``: a list, or (one-to-one) a record or None."""
+        records = self.found.get(row[self.local], [])
+        if self.uselist:
+            return records
+        return records[0] if records else None
+
+
+def _decrypt_all(context: str, stored: Sequence[str | None]) -> list[str | None]:
+    """What the encrypted column type gives for each of ``stored`` (``crypto.decrypt``), with
+    the keyring looked up once for the batch instead of once a value. A value under a key this
+    process does not know yet (a rotation elsewhere) sends the batch the value-by-value way,
+    which reloads the keyring (and raises as the column type would)."""
+    decrypt = crypto.active_keyring().decrypt
+    try:
+        return [None if value is None else decrypt(context, value) for value in stored]
+    except crypto.EncryptionKeyError:
+        return [None if value is None else crypto.decrypt(context, value) for value in stored]
 
 
 # ----- cells -------------------------------------------------------------------------------------
+# Compact JSON text, as ``json.dumps(value, ensure_ascii=False, separators=(",", ":"))`` gives;
+# one encoder for every cell, not a new one per call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -317,7 +484,7 @@ def _text_cell(value: Any) -> Any:
     if isinstance(value, str):
         return neutralise(value)
     if isinstance(value, list | dict):
-        return neutralise(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+        return neutralise(_JSON.encode(value))
     return value
 
 
@@ -344,19 +511,65 @@ def _peek(rows: Iterable[dict[str, Any]]) -> tuple[dict[str, Any] | None, Iterat
 def iter_csv(
     rows: Iterable[dict[str, Any]], columns: Sequence[Column] | None = None
 ) -> Iterator[bytes]:
-    """UTF-8 CSV with a header row, in chunks of about ``CHUNK_BYTES``."""
+    """UTF-8 CSV with a header row, in chunks of about ``CHUNK_BYTES``.
+
+    Rows go to the writer ``CSV_GROUP`` at a time, turned into columns: a column whose cells
+    need nothing (numbers, empty cells, text that starts no formula), most of them, is checked
+    and passed on whole, without running Python code for each cell."""
     first, rows = _peek(rows)
     names = _names(columns, first)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(names)
-    for row in rows:
-        writer.writerow([_csv_cell(row.get(name)) for name in names])
+    cells = operator.itemgetter(*names) if len(names) > 1 else None
+    rows = iter(rows)
+    while group := list(itertools.islice(rows, CSV_GROUP)):
+        if cells is None:  # one column or none: no transposing to do
+            writer.writerows([_csv_cell(row.get(name)) for name in names] for row in group)
+        else:
+            by_column = zip(*[_row_cells(cells, row, names) for row in group], strict=True)
+            writer.writerows(zip(*map(_csv_column, by_column), strict=True))
         if buffer.tell() >= CHUNK_BYTES:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue().encode("utf-8")
+
+
+CSV_GROUP = 200  # rows written at a time: about 64 KiB of customers
+
+
+def _row_cells(cells: Callable[[Any], tuple[Any, ...]], row: Any, names: list[str]) -> Any:
+    """The row's values in column order (None for a missing one)."""
+    try:
+        return cells(row)
+    except KeyError:
+        return tuple(map(row.get, names))
+
+
+# Cells the CSV writer takes as they are: None (written as an empty field, as "" is), numbers
+# (as str() gives them), and text that cannot start a formula.
+_CSV_AS_IS = frozenset({type(None), int, float})
+_TEXT_OR_NONE = frozenset({type(None), str})
+_FORMULA_LIKE = operator.methodcaller("startswith", FORMULA_STARTS)
+
+
+def _csv_column(values: tuple[Any, ...]) -> Sequence[Any]:
+    """One column of a group of rows, as the writer must get it. Most columns are only checked,
+    with no Python code run per cell: their types, and whether any text could be a formula."""
+    kinds = set(map(type, values))
+    if kinds <= _CSV_AS_IS:
+        return values
+    if kinds <= _TEXT_OR_NONE and not any(map(_FORMULA_LIKE, filter(None, values))):
+        return values
+    return [
+        value
+        if type(value) in _CSV_AS_IS
+        else neutralise(value)
+        if type(value) is str
+        else _csv_cell(value)
+        for value in values
+    ]
 
 
 def _csv_cell(value: Any) -> Any:
@@ -371,7 +584,7 @@ def iter_jsonl(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
     """One JSON object per line, values exactly as the API gives them."""
     buffer = io.StringIO()
     for row in rows:
-        buffer.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")))
+        buffer.write(_JSON.encode(row))
         buffer.write("\n")
         if buffer.tell() >= CHUNK_BYTES:
             yield buffer.getvalue().encode("utf-8")
@@ -435,10 +648,7 @@ def _arrow_values(kind: ColumnKind, values: list[Any]) -> list[Any]:
     if kind == "date":
         return [None if value is None else date.fromisoformat(value) for value in values]
     if kind == "json":
-        return [
-            None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-            for value in values
-        ]
+        return [None if value is None else _JSON.encode(value) for value in values]
     return values
 
 
@@ -458,23 +668,24 @@ def write_parquet(
     if columns is None:
         columns = [Column(name, _infer_kind(value)) for name, value in (first or {}).items()]
     schema = pa.schema([pa.field(column.name, _arrow_type(column.kind)) for column in columns])
+    names = [column.name for column in columns]
     count = 0
     with pq.ParquetWriter(stream, schema, compression="zstd") as writer:
-        batch: list[dict[str, Any]] = []
+        batch: list[tuple[Any, ...]] = []  # each row's cells, in column order
 
         def flush() -> None:
+            by_column = list(zip(*batch, strict=True)) or [()] * len(columns)
             arrays = [
                 pa.array(
-                    _arrow_values(column.kind, [row.get(column.name) for row in batch]),
-                    type=schema.field(column.name).type,
+                    _arrow_values(column.kind, list(values)), type=schema.field(column.name).type
                 )
-                for column in columns
+                for column, values in zip(columns, by_column, strict=True)
             ]
             writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
             batch.clear()
 
         for row in rows:
-            batch.append(row)
+            batch.append(tuple(map(row.get, names)))
             count += 1
             if len(batch) >= row_group_size:
                 flush()
