@@ -404,13 +404,9 @@ def reference_rows(
 
 
 def reference_cell(value: Any) -> Any:
-    """A CSV cell as the writer has always made it (None empty, JSON text, formulas quoted)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | dict):
-        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """A CSV cell as the writer has always made it (``cell``, then formulas quoted)."""
+    if value is None or isinstance(value, bool | list | dict):
+        value = cell(value)
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value

@@ -167,20 +167,19 @@ def rfm(
     cutoff_day = int(_day_numbers(pd.Series([cutoff]))[0]) if len(frame) else 0
     recency = cutoff_day - last_day
     frequency = _distinct_per_group(codes, purchases, len(customers))
-    monetary_total = amount_sums
     if customer_col is None or not (customers.dtype == _TEXT or customers.dtype.kind in "iuf"):
         return rfm_from_totals(
             customers.rename(customer_col),
             recency=recency,
             frequency=frequency,
-            monetary_total=monetary_total,
+            monetary_total=amount_sums,
         )
     # Text and numbers come sorted and distinct from _factorize: skip rfm_from_totals' checks.
     table = pd.DataFrame(
         {
             "recency": recency.astype(np.int64),
             "frequency": frequency.astype(np.int64),
-            "monetary_total": monetary_total.astype(np.float64),
+            "monetary_total": amount_sums.astype(np.float64),
         },
         index=customers.rename(customer_col),
     )

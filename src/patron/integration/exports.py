@@ -562,14 +562,7 @@ def _csv_column(values: tuple[Any, ...]) -> Sequence[Any]:
         return values
     if kinds <= _TEXT_OR_NONE and not any(map(_FORMULA_LIKE, filter(None, values))):
         return values
-    return [
-        value
-        if type(value) in _CSV_AS_IS
-        else neutralise(value)
-        if type(value) is str
-        else _csv_cell(value)
-        for value in values
-    ]
+    return [value if type(value) in _CSV_AS_IS else _csv_cell(value) for value in values]
 
 
 def _csv_cell(value: Any) -> Any:
